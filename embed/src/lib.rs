@@ -1,0 +1,1 @@
+//! # chromite-embed (placeholder; the embedder work fills this in)

@@ -1,0 +1,1 @@
+//! # chromite-server (placeholder; the server work fills this in)
