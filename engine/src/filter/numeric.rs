@@ -87,7 +87,7 @@ fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
 /// A totally ordered numeric key for the metadata index's range maps.
 ///
 /// Ordered by value across ints and floats (so `Int(1)` and `Float(1.0)` are
-/// the same key). NaN is never stored (see [`NumKey::new`]); `-0.0` is stored
+/// the same key). NaN is never stored; `-0.0` is stored
 /// as `0.0`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub enum NumKey {
