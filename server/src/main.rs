@@ -1,1 +1,108 @@
-fn main() {}
+//! `chromite`: the server binary (`chromite run`, like `chroma run`).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use chromite_server::config::{Cli, Command, RunArgs, Settings};
+use chromite_server::{app, AppState};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run(args),
+    }
+}
+
+fn init_tracing(level: &str) {
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    init_tracing(&args.log_level);
+    for var in ["ANONYMIZED_TELEMETRY", "CHROMA_TELEMETRY"] {
+        if std::env::var_os(var).is_some() {
+            tracing::debug!("{var} is set and ignored: chromite sends no telemetry");
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chromite: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            tracing::error!("{msg}");
+            eprintln!("chromite: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: RunArgs) -> Result<(), String> {
+    let path = args.path.clone();
+    let db = tokio::task::spawn_blocking(move || chromite_engine::Db::open(&path))
+        .await
+        .map_err(|e| format!("opening the store failed: {e}"))?
+        .map_err(|e| format!("cannot open the store at {}: {e}", args.path.display()))?;
+    let state = AppState::new(db.clone(), Settings::from(&args));
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(&(args.host.as_str(), args.port))
+                .map_err(|e| e.to_string())
+                .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
+        })
+        .map_err(|e| format!("bad --host/--port {}:{}: {e}", args.host, args.port))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(
+        "chromite {} serving the Chroma API on http://{addr} (data: {}, reset {}, auth {})",
+        env!("CARGO_PKG_VERSION"),
+        args.path.display(),
+        if args.allow_reset { "allowed" } else { "disabled" },
+        if args.auth_token.as_deref().is_some_and(|t| !t.is_empty()) { "token" } else { "off" },
+    );
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("shutting down: flushing the store");
+    tokio::task::spawn_blocking(move || db.flush())
+        .await
+        .map_err(|e| format!("flush failed: {e}"))?
+        .map_err(|e| format!("flush failed: {e}"))?;
+    tracing::info!("store flushed; bye");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

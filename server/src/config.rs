@@ -1,0 +1,89 @@
+//! Command-line flags (each also an environment variable `CHROMITE_*`) and
+//! the settings the router needs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Chroma's default body limit: 40 MiB.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 40 * 1024 * 1024;
+
+/// `chromite`: a Chroma-compatible vector database server.
+#[derive(Debug, Parser)]
+#[command(name = "chromite", version, about = "Chroma-compatible vector database server")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Chroma HTTP API (like `chroma run`).
+    Run(RunArgs),
+}
+
+/// `chromite run` flags.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Data directory (created if missing).
+    #[arg(long, env = "CHROMITE_PATH", default_value = "./data/chroma")]
+    pub path: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "CHROMITE_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "CHROMITE_PORT", default_value_t = 8000)]
+    pub port: u16,
+    /// Allow `POST /api/v2/reset` (wipes everything).
+    #[arg(long, env = "CHROMITE_ALLOW_RESET", default_value_t = false)]
+    pub allow_reset: bool,
+    /// Require this token (`Authorization: Bearer TOKEN` or `X-Chroma-Token: TOKEN`).
+    #[arg(long, env = "CHROMITE_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+    /// Allowed CORS origins, comma-separated; `*` (the default) allows any.
+    #[arg(long, env = "CHROMITE_CORS_ORIGINS", value_delimiter = ',', default_value = "*")]
+    pub cors_origins: Vec<String>,
+    /// Largest request body in bytes (413 above it).
+    #[arg(long, env = "CHROMITE_MAX_BODY_SIZE", default_value_t = DEFAULT_MAX_BODY_SIZE)]
+    pub max_body_size: usize,
+    /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a tracing directive).
+    #[arg(long, env = "CHROMITE_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+/// What the router needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `POST /api/v2/reset` is allowed.
+    pub allow_reset: bool,
+    /// Required token, if any.
+    pub auth_token: Option<String>,
+    /// Allowed CORS origins (`*` = any).
+    pub cors_origins: Vec<String>,
+    /// Body limit in bytes.
+    pub max_body_size: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            allow_reset: false,
+            auth_token: None,
+            cors_origins: vec!["*".to_string()],
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+        }
+    }
+}
+
+impl From<&RunArgs> for Settings {
+    fn from(a: &RunArgs) -> Self {
+        Settings {
+            allow_reset: a.allow_reset,
+            auth_token: a.auth_token.clone().filter(|t| !t.is_empty()),
+            cors_origins: a.cors_origins.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            max_body_size: a.max_body_size,
+        }
+    }
+}
