@@ -67,8 +67,16 @@ pub struct QueryDistance<'q> {
 impl<'q> QueryDistance<'q> {
     /// Prepares `query` for distances in `space`.
     pub fn new(space: Space, query: &'q [f32]) -> Self {
-        let query_norm = if space == Space::Cosine { norm(query) } else { 0.0 };
-        QueryDistance { space, query, query_norm }
+        let query_norm = if space == Space::Cosine {
+            norm(query)
+        } else {
+            0.0
+        };
+        QueryDistance {
+            space,
+            query,
+            query_norm,
+        }
     }
 
     /// The space distances are computed in.
@@ -136,7 +144,11 @@ fn detect() -> Kernels {
             };
         }
     }
-    Kernels { name: "portable", l2_squared: portable::l2_squared, dot: portable::dot }
+    Kernels {
+        name: "portable",
+        l2_squared: portable::l2_squared,
+        dot: portable::dot,
+    }
 }
 
 /// Portable kernels: eight partial sums the compiler can vectorise.
@@ -194,18 +206,14 @@ mod avx2 {
     pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: `detect` selects this function only when
         // `is_x86_feature_detected!` reported both AVX2 and FMA.
-        unsafe {
-            l2_squared_impl(a, b)
-        }
+        unsafe { l2_squared_impl(a, b) }
     }
 
     #[allow(unsafe_code)]
     pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: `detect` selects this function only when
         // `is_x86_feature_detected!` reported both AVX2 and FMA.
-        unsafe {
-            dot_impl(a, b)
-        }
+        unsafe { dot_impl(a, b) }
     }
 
     /// Sums the eight lanes of `v`.
@@ -265,12 +273,20 @@ mod avx2 {
         while i + 32 <= n {
             for (k, acc) in acc.iter_mut().enumerate() {
                 let off = i + 8 * k;
-                *acc = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(off)), _mm256_loadu_ps(pb.add(off)), *acc);
+                *acc = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(pa.add(off)),
+                    _mm256_loadu_ps(pb.add(off)),
+                    *acc,
+                );
             }
             i += 32;
         }
         while i + 8 <= n {
-            acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
+            acc[0] = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i)),
+                _mm256_loadu_ps(pb.add(i)),
+                acc[0],
+            );
             i += 8;
         }
         let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
@@ -314,7 +330,10 @@ mod tests {
     }
 
     fn reference_l2(a: &[f32], b: &[f32]) -> f64 {
-        a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum()
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+            .sum()
     }
 
     fn reference_dot(a: &[f32], b: &[f32]) -> f64 {
@@ -335,10 +354,20 @@ mod tests {
             let tol = 1e-5 * (len as f64 + 1.0) * 16.0;
             for (name, got_l2, got_dot) in [
                 ("dispatched", l2_squared(&a, &b), dot(&a, &b)),
-                ("portable", portable::l2_squared(&a, &b), portable::dot(&a, &b)),
+                (
+                    "portable",
+                    portable::l2_squared(&a, &b),
+                    portable::dot(&a, &b),
+                ),
             ] {
-                assert!((got_l2 as f64 - l2).abs() <= tol, "{name} l2 len {len}: {got_l2} vs {l2}");
-                assert!((got_dot as f64 - ip).abs() <= tol, "{name} dot len {len}: {got_dot} vs {ip}");
+                assert!(
+                    (got_l2 as f64 - l2).abs() <= tol,
+                    "{name} l2 len {len}: {got_l2} vs {l2}"
+                );
+                assert!(
+                    (got_dot as f64 - ip).abs() <= tol,
+                    "{name} dot len {len}: {got_dot} vs {ip}"
+                );
             }
         }
     }

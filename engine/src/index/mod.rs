@@ -1,4 +1,23 @@
-//! Vector search: distance functions and, per immutable segment, an HNSW
-//! graph (hnsw_rs) with checked persistence; brute force for the memtable.
+//! Vector search: Chroma's distances (SIMD), exact top-k, and per immutable
+//! segment an HNSW graph (built with hnsw_rs, searched in a compact form)
+//! with a filter-aware planner and checksummed persistence.
+//!
+//! The engine calls, per segment: [`SegmentGraph::build`] off the write
+//! path, [`SegmentGraph::save`] / [`SegmentGraph::load`] with the segment,
+//! and [`SegmentGraph::query`] with a [`Selection`] of the live, matching
+//! rows; [`exact_query`] serves segments without a usable graph and
+//! [`exact_top_k`] the memtable.
 
 pub mod distance;
+mod exact;
+mod graph;
+mod graph_file;
+mod hnsw;
+mod planner;
+mod segment_graph;
+pub mod topk;
+
+pub use exact::exact_top_k;
+pub use graph_file::HEADER_LEN as GRAPH_FILE_HEADER_LEN;
+pub use planner::{plan, Plan, Selection, EXACT_MAX_ROWS, VISITS_PER_EF};
+pub use segment_graph::{exact_query, SegmentGraph};

@@ -1,0 +1,310 @@
+//! The search structure of one segment: an HNSW graph's adjacency in
+//! compressed rows (CSR) of `u32` row numbers, one block per layer, plus the
+//! layered best-first search over it.
+//!
+//! The graph is built by `hnsw_rs` (see `hnsw.rs`) and then copied into this
+//! form, which holds no vectors: distances are computed from the segment's
+//! own (memory-mapped) column, so no second copy of the vectors stays in
+//! memory, and a search allocates no per-node objects.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::topk::Scored;
+
+/// The adjacency of one layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Layer {
+    /// Rows present in this layer, ascending. Empty for layer 0, which holds
+    /// every row and is indexed by row number directly.
+    pub nodes: Vec<u32>,
+    /// `neighbours[offsets[i]..offsets[i + 1]]` are node `i`'s neighbours.
+    pub offsets: Vec<u32>,
+    /// Neighbour row numbers.
+    pub neighbours: Vec<u32>,
+}
+
+impl Layer {
+    /// The neighbours of `row` in this layer (`base`: this is layer 0).
+    #[inline]
+    fn neighbours_of(&self, row: u32, base: bool) -> &[u32] {
+        let i = if base {
+            row as usize
+        } else {
+            match self.nodes.binary_search(&row) {
+                Ok(i) => i,
+                Err(_) => return &[],
+            }
+        };
+        let (s, e) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        &self.neighbours[s..e]
+    }
+
+    fn heap_bytes(&self) -> usize {
+        4 * (self.nodes.capacity() + self.offsets.capacity() + self.neighbours.capacity())
+    }
+}
+
+/// A layered proximity graph over rows `0..n`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Graph {
+    /// Number of rows.
+    pub n: u32,
+    /// Where every search starts: a row of the top layer. `None` iff `n == 0`.
+    pub entry: Option<u32>,
+    /// `layers[0]` is the base layer; `layers.len() - 1` is the top.
+    pub layers: Vec<Layer>,
+}
+
+impl Graph {
+    /// Bytes of heap memory held by the adjacency.
+    pub fn heap_bytes(&self) -> usize {
+        self.layers.iter().map(Layer::heap_bytes).sum::<usize>()
+            + self.layers.capacity() * std::mem::size_of::<Layer>()
+    }
+
+    /// Checks the invariants a search relies on, so that a graph read from
+    /// disk can never index out of bounds. Returns what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.n as usize;
+        if n == 0 {
+            return if self.entry.is_none() && self.layers.iter().all(|l| l.offsets.len() <= 1) {
+                Ok(())
+            } else {
+                Err("an empty graph has an entry point or edges".into())
+            };
+        }
+        let entry = self.entry.ok_or("a non-empty graph has no entry point")?;
+        if self.layers.is_empty() {
+            return Err("no base layer".into());
+        }
+        for (l, layer) in self.layers.iter().enumerate() {
+            let count = if l == 0 {
+                if !layer.nodes.is_empty() {
+                    return Err("the base layer lists nodes".into());
+                }
+                n
+            } else {
+                if layer.nodes.is_empty() {
+                    return Err(format!("layer {l} is empty"));
+                }
+                if layer.nodes.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(format!("layer {l}: nodes are not strictly ascending"));
+                }
+                if layer.nodes.last().is_some_and(|&r| r as usize >= n) {
+                    return Err(format!("layer {l}: node out of range"));
+                }
+                layer.nodes.len()
+            };
+            if layer.offsets.len() != count + 1 || layer.offsets[0] != 0 {
+                return Err(format!(
+                    "layer {l}: {} offsets for {count} nodes",
+                    layer.offsets.len()
+                ));
+            }
+            if layer.offsets.windows(2).any(|w| w[0] > w[1]) {
+                return Err(format!("layer {l}: offsets decrease"));
+            }
+            if layer.offsets[count] as usize != layer.neighbours.len() {
+                return Err(format!(
+                    "layer {l}: offsets do not cover the neighbour list"
+                ));
+            }
+            for &nb in &layer.neighbours {
+                let ok = if l == 0 {
+                    (nb as usize) < n
+                } else {
+                    layer.nodes.binary_search(&nb).is_ok()
+                };
+                if !ok {
+                    return Err(format!("layer {l}: neighbour {nb} is not in the layer"));
+                }
+            }
+        }
+        let top = self.layers.len() - 1;
+        let in_top = if top == 0 {
+            (entry as usize) < n
+        } else {
+            self.layers[top].nodes.binary_search(&entry).is_ok()
+        };
+        if !in_top {
+            return Err(format!("entry point {entry} is not in the top layer"));
+        }
+        Ok(())
+    }
+
+    /// Best-first search: greedy descent through the upper layers, then a
+    /// beam of width `ef` in the base layer. Rows `allowed` rejects are
+    /// walked through but never returned (hnswlib's filtered search). Returns
+    /// up to `ef` allowed rows, nearest first, with the distances `dist` gave.
+    pub fn search(
+        &self,
+        dist: impl Fn(u32) -> f32,
+        ef: usize,
+        allowed: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<Scored> {
+        let Some(mut ep) = self.entry else {
+            return Vec::new();
+        };
+        if ef == 0 || self.layers.is_empty() {
+            return Vec::new();
+        }
+        let mut d_ep = dist(ep);
+        for l in (1..self.layers.len()).rev() {
+            let layer = &self.layers[l];
+            loop {
+                let mut changed = false;
+                for &nb in layer.neighbours_of(ep, false) {
+                    let d = dist(nb);
+                    if d < d_ep {
+                        d_ep = d;
+                        ep = nb;
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+        }
+        let is_allowed = |r: u32| allowed.is_none_or(|f| f(r));
+        let base = &self.layers[0];
+        VISITED.with(|cell| {
+            let mut visited = cell.borrow_mut();
+            visited.reset(self.n as usize);
+            visited.insert(ep);
+            let mut candidates = BinaryHeap::with_capacity(ef * 4);
+            let mut top: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+            let mut bound = f32::INFINITY;
+            if is_allowed(ep) {
+                top.push(Scored {
+                    dist: d_ep,
+                    row: ep,
+                });
+                bound = d_ep;
+            }
+            candidates.push(Reverse(Scored {
+                dist: d_ep,
+                row: ep,
+            }));
+            while let Some(Reverse(c)) = candidates.pop() {
+                if c.dist > bound && top.len() >= ef {
+                    break;
+                }
+                for &nb in base.neighbours_of(c.row, true) {
+                    if !visited.insert(nb) {
+                        continue;
+                    }
+                    let d = dist(nb);
+                    if top.len() < ef || d < bound {
+                        candidates.push(Reverse(Scored { dist: d, row: nb }));
+                        if is_allowed(nb) {
+                            top.push(Scored { dist: d, row: nb });
+                            if top.len() > ef {
+                                top.pop();
+                            }
+                            if let Some(w) = top.peek() {
+                                bound = w.dist;
+                            }
+                        }
+                    }
+                }
+            }
+            top.into_sorted_vec()
+        })
+    }
+}
+
+/// Rows seen by the current search, by generation stamp, so a search clears
+/// nothing; one per thread, reused across searches.
+#[derive(Default)]
+struct Visited {
+    stamps: Vec<u16>,
+    generation: u16,
+}
+
+impl Visited {
+    fn reset(&mut self, n: usize) {
+        if self.stamps.len() < n {
+            self.stamps.resize(n, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamps.fill(0);
+            self.generation = 1;
+        }
+    }
+
+    /// Marks `row`; false if it was already marked in this generation.
+    #[inline]
+    fn insert(&mut self, row: u32) -> bool {
+        let s = &mut self.stamps[row as usize];
+        if *s == self.generation {
+            false
+        } else {
+            *s = self.generation;
+            true
+        }
+    }
+}
+
+thread_local! {
+    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path 0-1-2-3 in the base layer, 0 and 3 linked in layer 1.
+    fn path() -> Graph {
+        Graph {
+            n: 4,
+            entry: Some(0),
+            layers: vec![
+                Layer {
+                    nodes: vec![],
+                    offsets: vec![0, 1, 3, 5, 6],
+                    neighbours: vec![1, 0, 2, 1, 3, 2],
+                },
+                Layer {
+                    nodes: vec![0, 3],
+                    offsets: vec![0, 1, 2],
+                    neighbours: vec![3, 0],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn search_walks_through_rejected_rows() {
+        let g = path();
+        g.validate().unwrap();
+        let pos = [0.0f32, 1.0, 2.0, 3.0];
+        let dist = |r: u32| (pos[r as usize] - 1.2).abs();
+        let all: Vec<u32> = g.search(dist, 4, None).iter().map(|s| s.row).collect();
+        assert_eq!(all, vec![1, 2, 0, 3]);
+        let odd = |r: u32| r % 2 == 1;
+        let got: Vec<u32> = g
+            .search(dist, 4, Some(&odd))
+            .iter()
+            .map(|s| s.row)
+            .collect();
+        assert_eq!(got, vec![1, 3]);
+    }
+
+    #[test]
+    fn validate_rejects_broken_graphs() {
+        let mut g = path();
+        g.layers[0].neighbours[0] = 9;
+        assert!(g.validate().is_err());
+        let mut g = path();
+        g.entry = Some(1);
+        assert!(g.validate().is_err());
+        let mut g = path();
+        g.layers[1].offsets = vec![0, 1];
+        assert!(g.validate().is_err());
+        assert!(Graph::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,357 @@
+//! The graph file of a segment: the compact HNSW adjacency ([`Graph`]) with
+//! the parameters it was built with, behind our own checksum. `hnsw_rs`'s
+//! dump and loader are not used: its loader unwraps and calls
+//! `process::exit` on bad input, and it would bring back a second copy of
+//! the vectors. Everything here is checked before it is used, so a damaged
+//! or foreign file yields [`Error::Corrupted`] naming it, never a panic.
+//!
+//! Layout (every integer little-endian):
+//!
+//! ```text
+//! header, 32 bytes
+//!   0  [u8; 8]  magic  "CHRGRAPH"
+//!   8  u32      format version (1)
+//!  12  u32      reserved, 0
+//!  16  u64      body length in bytes
+//!  24  u32      crc32 of the body
+//!  28  u32      crc32 of header bytes 0..28
+//! body
+//!   u32 dim | u32 rows (n) | u8 space (0 l2, 1 cosine, 2 ip) | u8 layers (L)
+//!   u16 reserved | u32 max_neighbors | u32 ef_construction
+//!   u32 entry row (u32::MAX when n = 0)
+//!   layer 0:      u32 offsets[n + 1] | u32 neighbours[offsets[n]]
+//!   layer 1..L-1: u32 count | u32 nodes[count] (ascending)
+//!                 u32 offsets[count + 1] | u32 neighbours[offsets[count]]
+//! ```
+//!
+//! Publication is atomic: the bytes go to `<file>.tmp`, which is fsynced,
+//! renamed over `<file>`, and the directory is fsynced.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::types::Space;
+
+use super::graph::{Graph, Layer};
+
+const MAGIC: [u8; 8] = *b"CHRGRAPH";
+const VERSION: u32 = 1;
+const MAGIC_OFFSET: usize = 0;
+const VERSION_OFFSET: usize = MAGIC_OFFSET + MAGIC.len();
+const RESERVED_OFFSET: usize = VERSION_OFFSET + 4;
+const BODY_LEN_OFFSET: usize = RESERVED_OFFSET + 4;
+const BODY_CRC_OFFSET: usize = BODY_LEN_OFFSET + 8;
+const HEADER_CRC_OFFSET: usize = BODY_CRC_OFFSET + 4;
+/// Size of the header.
+pub const HEADER_LEN: usize = HEADER_CRC_OFFSET + 4;
+const NO_ENTRY: u32 = u32::MAX;
+
+/// What a graph file holds besides the adjacency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GraphParams {
+    pub dim: u32,
+    pub space: Space,
+    pub max_neighbors: u32,
+    pub ef_construction: u32,
+}
+
+fn space_code(space: Space) -> u8 {
+    match space {
+        Space::L2 => 0,
+        Space::Cosine => 1,
+        Space::Ip => 2,
+    }
+}
+
+fn space_from_code(code: u8) -> Option<Space> {
+    match code {
+        0 => Some(Space::L2),
+        1 => Some(Space::Cosine),
+        2 => Some(Space::Ip),
+        _ => None,
+    }
+}
+
+fn put_u32s(out: &mut Vec<u8>, xs: &[u32]) {
+    out.reserve(xs.len() * 4);
+    for x in xs {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+/// The complete file contents for `graph`.
+pub(crate) fn encode(graph: &Graph, params: &GraphParams) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&params.dim.to_le_bytes());
+    body.extend_from_slice(&graph.n.to_le_bytes());
+    body.push(space_code(params.space));
+    body.push(graph.layers.len() as u8);
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&params.max_neighbors.to_le_bytes());
+    body.extend_from_slice(&params.ef_construction.to_le_bytes());
+    body.extend_from_slice(&graph.entry.unwrap_or(NO_ENTRY).to_le_bytes());
+    for (l, layer) in graph.layers.iter().enumerate() {
+        if l > 0 {
+            body.extend_from_slice(&(layer.nodes.len() as u32).to_le_bytes());
+            put_u32s(&mut body, &layer.nodes);
+        }
+        put_u32s(&mut body, &layer.offsets);
+        put_u32s(&mut body, &layer.neighbours);
+    }
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    let header_crc = crc32fast::hash(&out[..HEADER_CRC_OFFSET]);
+    out.extend_from_slice(&header_crc.to_le_bytes());
+    debug_assert_eq!(out.len(), HEADER_LEN);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Reads little-endian values from a checked body; running off the end is
+/// a corruption, reported with what was being read.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize, what: &str) -> std::result::Result<&'a [u8], String> {
+        let end = self.pos.checked_add(len).filter(|&e| e <= self.buf.len());
+        let Some(end) = end else {
+            return Err(format!("truncated body while reading {what}"));
+        };
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self, what: &str) -> std::result::Result<u8, String> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    fn u16(&mut self, what: &str) -> std::result::Result<u16, String> {
+        let b = self.take(2, what)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self, what: &str) -> std::result::Result<u32, String> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u32s(&mut self, count: usize, what: &str) -> std::result::Result<Vec<u32>, String> {
+        let len = count
+            .checked_mul(4)
+            .ok_or_else(|| format!("impossible length of {what}"))?;
+        let b = self.take(len, what)?;
+        Ok(b.chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+}
+
+/// Checks the header and the checksums, then decodes and validates the
+/// graph. The error string says what failed.
+pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<(Graph, GraphParams), String> {
+    if bytes.len() < HEADER_LEN {
+        return Err(format!(
+            "{} bytes is shorter than the {HEADER_LEN}-byte header",
+            bytes.len()
+        ));
+    }
+    let header = &bytes[..HEADER_LEN];
+    if header[MAGIC_OFFSET..VERSION_OFFSET] != MAGIC {
+        return Err("bad magic: not a Chromite graph file".into());
+    }
+    let le32 =
+        |o: usize| u32::from_le_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]]);
+    let stored_header_crc = le32(HEADER_CRC_OFFSET);
+    if crc32fast::hash(&header[..HEADER_CRC_OFFSET]) != stored_header_crc {
+        return Err("header checksum mismatch".into());
+    }
+    let version = le32(VERSION_OFFSET);
+    if version != VERSION {
+        return Err(format!(
+            "unsupported format version {version} (this build reads {VERSION})"
+        ));
+    }
+    let mut len8 = [0u8; 8];
+    len8.copy_from_slice(&header[BODY_LEN_OFFSET..BODY_CRC_OFFSET]);
+    let body_len = u64::from_le_bytes(len8);
+    let body = &bytes[HEADER_LEN..];
+    if body.len() as u64 != body_len {
+        return Err(format!(
+            "body is {} bytes, header says {body_len}",
+            body.len()
+        ));
+    }
+    if crc32fast::hash(body) != le32(BODY_CRC_OFFSET) {
+        return Err("body checksum mismatch".into());
+    }
+
+    let mut r = Reader { buf: body, pos: 0 };
+    let dim = r.u32("dimension")?;
+    let n = r.u32("row count")?;
+    let space_byte = r.u8("space")?;
+    let space =
+        space_from_code(space_byte).ok_or_else(|| format!("unknown space code {space_byte}"))?;
+    let layer_count = r.u8("layer count")? as usize;
+    let _reserved = r.u16("reserved")?;
+    let max_neighbors = r.u32("max_neighbors")?;
+    let ef_construction = r.u32("ef_construction")?;
+    let entry = r.u32("entry point")?;
+    let mut layers = Vec::with_capacity(layer_count);
+    for l in 0..layer_count {
+        let nodes = if l == 0 {
+            Vec::new()
+        } else {
+            let count = r.u32("layer node count")? as usize;
+            r.u32s(count, "layer nodes")?
+        };
+        let count = if l == 0 { n as usize } else { nodes.len() };
+        let offsets = r.u32s(count + 1, "offsets")?;
+        let edges = *offsets.last().unwrap_or(&0) as usize;
+        let neighbours = r.u32s(edges, "neighbours")?;
+        layers.push(Layer {
+            nodes,
+            offsets,
+            neighbours,
+        });
+    }
+    if r.pos != body.len() {
+        return Err(format!(
+            "{} unexpected bytes after the last layer",
+            body.len() - r.pos
+        ));
+    }
+    let graph = Graph {
+        n,
+        entry: (entry != NO_ENTRY).then_some(entry),
+        layers,
+    };
+    graph.validate()?;
+    Ok((
+        graph,
+        GraphParams {
+            dim,
+            space,
+            max_neighbors,
+            ef_construction,
+        },
+    ))
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|s| s.to_os_string())
+        .unwrap_or_default();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Writes `graph` to `path` atomically and durably (see the file comment).
+pub(crate) fn write(path: &Path, graph: &Graph, params: &GraphParams) -> Result<()> {
+    let bytes = encode(graph, params);
+    let tmp = temp_path(path);
+    let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    file.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
+    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    sync_dir(dir)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<()> {
+    // Directories cannot be opened for fsync on this platform; the rename
+    // is made durable by the file system's own journal.
+    Ok(())
+}
+
+/// Reads and checks the graph file at `path`.
+pub(crate) fn read(path: &Path) -> Result<(Graph, GraphParams)> {
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode(&bytes).map_err(|detail| Error::corrupted(path, detail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (Graph, GraphParams) {
+        let g = Graph {
+            n: 3,
+            entry: Some(2),
+            layers: vec![
+                Layer {
+                    nodes: vec![],
+                    offsets: vec![0, 2, 3, 5],
+                    neighbours: vec![1, 2, 0, 0, 1],
+                },
+                Layer {
+                    nodes: vec![0, 2],
+                    offsets: vec![0, 1, 2],
+                    neighbours: vec![2, 0],
+                },
+            ],
+        };
+        (
+            g,
+            GraphParams {
+                dim: 4,
+                space: Space::Ip,
+                max_neighbors: 16,
+                ef_construction: 100,
+            },
+        )
+    }
+
+    #[test]
+    fn round_trips() {
+        let (g, p) = sample();
+        assert_eq!(decode(&encode(&g, &p)).unwrap(), (g, p));
+        let empty = Graph::default();
+        assert_eq!(decode(&encode(&empty, &p)).unwrap().0, empty);
+    }
+
+    #[test]
+    fn every_single_byte_flip_and_truncation_is_detected() {
+        let (g, p) = sample();
+        let bytes = encode(&g, &p);
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            assert!(decode(&b).is_err(), "flip at byte {i} went unnoticed");
+            assert!(
+                decode(&bytes[..i]).is_err(),
+                "truncation to {i} bytes went unnoticed"
+            );
+        }
+    }
+
+    #[test]
+    fn a_checksummed_but_inconsistent_body_is_rejected() {
+        let (mut g, p) = sample();
+        g.layers[0].neighbours[0] = 7; // out of range, yet correctly checksummed
+        let err = decode(&encode(&g, &p)).unwrap_err();
+        assert!(err.contains("neighbour 7"), "{err}");
+    }
+}

@@ -1,0 +1,284 @@
+//! The vector index of one immutable segment: build, search (plain,
+//! filtered, planned), save and load. The segment owns the vectors (a
+//! contiguous f32 column, usually memory-mapped); every call borrows them,
+//! so the index itself holds only the graph (and, for cosine, one norm per
+//! row).
+//!
+//! Distances are computed from the segment's vectors with the same
+//! functions as [`super::distance::distance`], so every distance returned is
+//! exactly Chroma's, and the results are ranked by it (ties by row number).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::types::{HnswConfig, Space};
+
+use super::distance::{norm, QueryDistance};
+use super::exact::exact_top_k;
+use super::graph::Graph;
+use super::graph_file::{self, GraphParams};
+use super::hnsw::{build_graph, degree};
+use super::planner::{plan, Plan, Selection};
+
+/// The HNSW index of one segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentGraph {
+    dim: usize,
+    space: Space,
+    graph: Graph,
+    /// `norm(row)` per row for cosine (the search divides by it); empty
+    /// otherwise.
+    norms: Vec<f32>,
+    max_neighbors: usize,
+    ef_construction: usize,
+}
+
+fn norms_of(vectors: &[f32], dim: usize, space: Space) -> Vec<f32> {
+    if space == Space::Cosine {
+        vectors.chunks_exact(dim).map(norm).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+impl SegmentGraph {
+    /// Builds the index of `vectors` (`dim` floats per row; row `r` at
+    /// `r * dim`) with `cfg.max_neighbors` and `cfg.ef_construction` on
+    /// `cfg.num_threads` threads. CPU-heavy: call it off the write path.
+    ///
+    /// Fails with [`Error::InvalidArgument`] if the column is not a whole
+    /// number of rows or holds a NaN or infinity.
+    pub fn build(vectors: &[f32], dim: usize, space: Space, cfg: &HnswConfig) -> Result<Self> {
+        let graph = build_graph(vectors, dim, space, cfg)?;
+        Ok(SegmentGraph {
+            dim,
+            space,
+            norms: norms_of(vectors, dim, space),
+            graph,
+            max_neighbors: degree(cfg),
+            ef_construction: cfg.ef_construction.max(degree(cfg)),
+        })
+    }
+
+    /// Number of rows indexed.
+    pub fn len(&self) -> usize {
+        self.graph.n as usize
+    }
+
+    /// Whether the index holds no rows.
+    pub fn is_empty(&self) -> bool {
+        self.graph.n == 0
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Distance space.
+    pub fn space(&self) -> Space {
+        self.space
+    }
+
+    /// The graph degree (`M`) the index was built with.
+    pub fn max_neighbors(&self) -> usize {
+        self.max_neighbors
+    }
+
+    /// The `ef_construction` the index was built with.
+    pub fn ef_construction(&self) -> usize {
+        self.ef_construction
+    }
+
+    /// Bytes of heap memory the index holds (graph plus cosine norms); the
+    /// vectors are the segment's and not counted.
+    pub fn memory_bytes(&self) -> usize {
+        self.graph.heap_bytes() + 4 * self.norms.capacity()
+    }
+
+    /// Approximate k-NN: up to `k` rows nearest to `query`, nearest first,
+    /// with Chroma's distances, searching with beam width
+    /// `max(ef_search, k)`. Rows `allowed` rejects (filtered out or deleted)
+    /// are never returned; with a filter the search may return fewer than
+    /// `k` rows; [`SegmentGraph::query`] makes up for that.
+    ///
+    /// `vectors` must be the column the index was built or loaded with; a
+    /// query of the wrong dimension matches nothing.
+    pub fn search(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        k: usize,
+        ef_search: usize,
+        allowed: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<(u32, f32)> {
+        let (dim, n) = (self.dim, self.len());
+        if query.len() != dim || k == 0 || n == 0 {
+            return Vec::new();
+        }
+        if vectors.len() != n * dim {
+            // A caller bug, not a data problem: answer exactly from what is there.
+            tracing::error!(
+                rows = n,
+                floats = vectors.len(),
+                "segment graph searched with a vector column of the wrong size; scanning instead"
+            );
+            let rows = (0..(vectors.len() / dim) as u32).filter(|&r| allowed.is_none_or(|f| f(r)));
+            return exact_top_k(vectors, dim, self.space, query, k, rows);
+        }
+        let qd = QueryDistance::new(self.space, query);
+        let found = if self.space == Space::Cosine {
+            let norms = &self.norms;
+            let dist = |r: u32| {
+                let i = r as usize;
+                qd.to_with_norm(&vectors[i * dim..(i + 1) * dim], norms[i])
+            };
+            self.graph.search(dist, ef_search.max(k), allowed)
+        } else {
+            let dist = |r: u32| {
+                let i = r as usize;
+                qd.to(&vectors[i * dim..(i + 1) * dim])
+            };
+            self.graph.search(dist, ef_search.max(k), allowed)
+        };
+        found.into_iter().take(k).map(|s| (s.row, s.dist)).collect()
+    }
+
+    /// Planned k-NN over the rows `selection` admits: an exact scan when
+    /// few rows match (see [`plan`]), otherwise a (filtered) graph search,
+    /// redone exactly if it comes back short. Always returns
+    /// `min(k, matching rows)` rows, nearest first, with Chroma's distances.
+    pub fn query(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        k: usize,
+        ef_search: usize,
+        selection: Selection<'_>,
+    ) -> Vec<(u32, f32)> {
+        let (dim, space, n) = (self.dim, self.space, self.len());
+        if query.len() != dim || k == 0 {
+            return Vec::new();
+        }
+        match selection {
+            Selection::All => {
+                let found = match plan(n, n, k, ef_search) {
+                    Plan::Exact => Vec::new(),
+                    Plan::Graph => self.search(vectors, query, k, ef_search, None),
+                };
+                if found.len() >= k.min(n) && !found.is_empty() {
+                    return found;
+                }
+                exact_top_k(vectors, dim, space, query, k, 0..n as u32)
+            }
+            Selection::Rows(rows) => {
+                let m = rows.len();
+                if plan(n, m, k, ef_search) == Plan::Graph {
+                    let mut bits = vec![0u64; n.div_ceil(64)];
+                    for &r in rows.iter().filter(|&&r| (r as usize) < n) {
+                        bits[r as usize / 64] |= 1 << (r % 64);
+                    }
+                    let allowed = |r: u32| bits[r as usize / 64] & (1 << (r % 64)) != 0;
+                    let found = self.search(vectors, query, k, ef_search, Some(&allowed));
+                    if found.len() >= k.min(m) {
+                        return found;
+                    }
+                }
+                exact_top_k(vectors, dim, space, query, k, rows.iter().copied())
+            }
+            Selection::Predicate { allowed, matching } => {
+                if plan(n, matching, k, ef_search) == Plan::Graph {
+                    let found = self.search(vectors, query, k, ef_search, Some(allowed));
+                    if found.len() >= k {
+                        return found;
+                    }
+                }
+                exact_top_k(
+                    vectors,
+                    dim,
+                    space,
+                    query,
+                    k,
+                    (0..n as u32).filter(|&r| allowed(r)),
+                )
+            }
+        }
+    }
+
+    /// Saves the index to `path` (write to a temp file, fsync, rename,
+    /// fsync the directory; format in `graph_file.rs`).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let params = GraphParams {
+            dim: self.dim as u32,
+            space: self.space,
+            max_neighbors: self.max_neighbors as u32,
+            ef_construction: self.ef_construction as u32,
+        };
+        graph_file::write(path, &self.graph, &params)
+    }
+
+    /// Loads the index saved at `path` for the segment whose column is
+    /// `vectors`, without rebuilding anything. A file that fails its
+    /// checksums or structure checks, or that was built for another
+    /// dimension, space or row count, gives [`Error::Corrupted`] naming it:
+    /// the caller then serves the segment with [`exact_query`] and rebuilds.
+    pub fn load(path: &Path, vectors: &[f32], dim: usize, space: Space) -> Result<Self> {
+        let (graph, params) = graph_file::read(path)?;
+        if params.dim as usize != dim || params.space != space {
+            return Err(Error::corrupted(
+                path,
+                format!(
+                    "graph was built for dimension {} space {:?}, the segment has dimension {dim} space {space:?}",
+                    params.dim, params.space
+                ),
+            ));
+        }
+        if dim == 0 || vectors.len() != graph.n as usize * dim {
+            return Err(Error::corrupted(
+                path,
+                format!(
+                    "graph has {} rows, the segment column has {} floats of dimension {dim}",
+                    graph.n,
+                    vectors.len()
+                ),
+            ));
+        }
+        Ok(SegmentGraph {
+            dim,
+            space,
+            norms: norms_of(vectors, dim, space),
+            graph,
+            max_neighbors: params.max_neighbors as usize,
+            ef_construction: params.ef_construction as usize,
+        })
+    }
+}
+
+/// Exact k-NN over the rows `selection` admits, for a segment that has no
+/// usable graph (not built yet, or being rebuilt after a failed load).
+/// Returns `min(k, matching rows)` rows, nearest first, Chroma's distances.
+pub fn exact_query(
+    vectors: &[f32],
+    dim: usize,
+    space: Space,
+    query: &[f32],
+    k: usize,
+    selection: Selection<'_>,
+) -> Vec<(u32, f32)> {
+    if dim == 0 {
+        return Vec::new();
+    }
+    let n = (vectors.len() / dim) as u32;
+    match selection {
+        Selection::All => exact_top_k(vectors, dim, space, query, k, 0..n),
+        Selection::Rows(rows) => exact_top_k(vectors, dim, space, query, k, rows.iter().copied()),
+        Selection::Predicate { allowed, .. } => exact_top_k(
+            vectors,
+            dim,
+            space,
+            query,
+            k,
+            (0..n).filter(|&r| allowed(r)),
+        ),
+    }
+}

@@ -1,0 +1,116 @@
+//! Recall@10 of the per-segment HNSW index on 5k clustered vectors, for
+//! each of Chroma's spaces, against exact search; and the distances and
+//! order it returns are exactly brute force's on the rows it returns.
+
+mod index_support;
+
+use chromite_engine::index::{distance::distance, exact_top_k, SegmentGraph, Selection};
+use chromite_engine::Space;
+use index_support::{config, mixture, recall, Mixture};
+
+const N: usize = 5_000;
+const DIM: usize = 48;
+const K: usize = 10;
+
+fn check_space(space: Space, m: &Mixture) {
+    let cfg = config();
+    let g = SegmentGraph::build(&m.data, DIM, space, &cfg).unwrap();
+    assert_eq!(g.len(), N);
+    let all: Vec<u32> = (0..N as u32).collect();
+    let r = recall(m, space, K, &all, |q| {
+        g.search(&m.data, q, K, cfg.ef_search, None)
+    });
+    eprintln!("{space:?}: recall@{K} = {r:.4}");
+    assert!(r >= 0.95, "{space:?} recall@{K} {r} < 0.95");
+
+    // The planned query over every row is the same graph search.
+    let q = &m.queries[0];
+    assert_eq!(
+        g.query(&m.data, q, K, cfg.ef_search, Selection::All),
+        g.search(&m.data, q, K, cfg.ef_search, None)
+    );
+
+    // Distances are Chroma's, bit for bit, and the order is brute force's
+    // order of the returned rows.
+    for q in &m.queries {
+        let found = g.search(&m.data, q, K, cfg.ef_search, None);
+        assert_eq!(found.len(), K);
+        for &(row, d) in &found {
+            let v = &m.data[row as usize * DIM..(row as usize + 1) * DIM];
+            assert_eq!(
+                d.to_bits(),
+                distance(space, q, v).to_bits(),
+                "{space:?} row {row}"
+            );
+        }
+        let rows: Vec<u32> = found.iter().map(|(r, _)| *r).collect();
+        assert_eq!(
+            exact_top_k(&m.data, DIM, space, q, K, rows.iter().copied()),
+            found
+        );
+    }
+}
+
+#[test]
+fn l2_recall_at_10() {
+    check_space(Space::L2, &mixture(N, 100, DIM, 64, 1.0, false, 1));
+}
+
+#[test]
+fn cosine_recall_at_10() {
+    check_space(Space::Cosine, &mixture(N, 100, DIM, 64, 1.0, true, 2));
+}
+
+#[test]
+fn ip_recall_at_10_with_unnormalised_vectors() {
+    let m = mixture(N, 100, DIM, 64, 1.0, true, 3);
+    // The data really is unnormalised: Chroma's ip distances go negative.
+    let g = SegmentGraph::build(&m.data, DIM, Space::Ip, &config()).unwrap();
+    let found = g.search(&m.data, &m.queries[0], K, 100, None);
+    assert!(
+        found[0].1 < 0.0,
+        "expected negative ip distances, got {found:?}"
+    );
+    check_space(Space::Ip, &m);
+}
+
+#[test]
+fn ef_search_is_a_query_parameter() {
+    let m = mixture(N, 50, DIM, 64, 1.0, false, 4);
+    let g = SegmentGraph::build(&m.data, DIM, Space::L2, &config()).unwrap();
+    let all: Vec<u32> = (0..N as u32).collect();
+    let low = recall(&m, Space::L2, K, &all, |q| g.search(&m.data, q, K, 1, None));
+    let high = recall(&m, Space::L2, K, &all, |q| {
+        g.search(&m.data, q, K, 400, None)
+    });
+    eprintln!("recall ef=k: {low:.4}, ef=400: {high:.4}");
+    assert!(
+        high >= low && high >= 0.98,
+        "ef 400 gave {high}, ef k gave {low}"
+    );
+}
+
+#[test]
+fn tiny_and_empty_segments() {
+    let cfg = config();
+    let empty = SegmentGraph::build(&[], 3, Space::L2, &cfg).unwrap();
+    assert!(empty.is_empty());
+    assert!(empty
+        .query(&[], &[1.0, 2.0, 3.0], 5, 100, Selection::All)
+        .is_empty());
+    let one = SegmentGraph::build(&[1.0, 2.0, 3.0], 3, Space::Cosine, &cfg).unwrap();
+    assert_eq!(
+        one.search(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], 5, 100, None)
+            .len(),
+        1
+    );
+    // chroma-api.md §7.1's example through the index.
+    let v = [1.0, 0.0, 0.0, 2.0, 3.0, 4.0];
+    let g = SegmentGraph::build(&v, 2, Space::Ip, &cfg).unwrap();
+    assert_eq!(
+        g.query(&v, &[1.0, 1.0], 3, 100, Selection::All),
+        vec![(2, -6.0), (1, -1.0), (0, 0.0)]
+    );
+    // A query of the wrong dimension matches nothing.
+    assert!(g.query(&v, &[1.0], 3, 100, Selection::All).is_empty());
+}
