@@ -10,16 +10,57 @@
 //!
 //! It is not: an HTTP server (that is `chromite-server`) nor an embedder
 //! (`chromite-embed`). It needs no async runtime.
+//!
+//! ```
+//! use chromite_engine::{Db, CollectionSpec, RecordBatch, QueryRequest, Include, DEFAULT_TENANT, DEFAULT_DATABASE};
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path()).unwrap();
+//! let info = db
+//!     .create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "docs", CollectionSpec::default(), false)
+//!     .unwrap();
+//! let col = db.collection(info.id).unwrap();
+//! col.add(RecordBatch {
+//!     ids: vec!["a".into(), "b".into()],
+//!     embeddings: Some(vec![vec![1.0, 0.0], vec![0.0, 2.0]]),
+//!     ..Default::default()
+//! })
+//! .unwrap();
+//! let res = col
+//!     .query(QueryRequest {
+//!         query_embeddings: vec![vec![1.0, 1.0]],
+//!         n_results: 1,
+//!         include: Include { distances: true, ..Default::default() },
+//!         ..Default::default()
+//!     })
+//!     .unwrap();
+//! assert_eq!(res.ids, vec![vec!["a".to_string()]]);
+//! assert_eq!(res.distances, Some(vec![vec![1.0]]));
+//! ```
 
+mod catalog;
+mod codec;
 pub mod collection;
+pub mod compaction;
 pub mod db;
 pub mod error;
 pub mod filter;
+mod flush;
+mod fs;
 pub mod index;
+mod memtable;
+mod record;
+mod search;
+mod segment;
+mod snapshot;
+mod state;
 pub mod types;
+mod wal;
 
 pub use collection::Collection;
-pub use db::{Db, DEFAULT_DATABASE, DEFAULT_TENANT};
+pub use db::{Db, Options, DEFAULT_DATABASE, DEFAULT_TENANT};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Where, WhereDocument};
 pub use types::*;
+
+#[doc(hidden)]
+pub mod fuzzing;

@@ -1,0 +1,293 @@
+//! The catalog: tenants, databases and collections (Chroma's model), kept
+//! in memory and persisted as one checksummed file, `CATALOG`, rewritten
+//! atomically on every change. Also the per-collection manifest and the
+//! name rules.
+//!
+//! File `CATALOG`: envelope (`codec.rs`) with magic `CHRMCAT1`, version 1,
+//! and a JSON payload (JSON because a collection's `embedding_function`
+//! is arbitrary JSON kept verbatim).
+
+pub(crate) mod manifest;
+pub(crate) mod names;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::db::{DEFAULT_DATABASE, DEFAULT_TENANT};
+use crate::error::{Error, Result};
+use crate::types::{CollectionInfo, CollectionSpec, ConfigUpdate, Database, Metadata};
+
+const MAGIC: &[u8; 8] = b"CHRMCAT1";
+const VERSION: u32 = 1;
+
+/// On-disk form of the catalog.
+#[derive(Serialize, Deserialize)]
+struct CatalogFile {
+    tenants: Vec<String>,
+    databases: Vec<Database>,
+    collections: Vec<CollectionInfo>,
+}
+
+/// The catalog in memory. Cloned, changed and stored as a whole.
+#[derive(Debug, Clone)]
+pub(crate) struct Catalog {
+    tenants: BTreeSet<String>,
+    /// (tenant, name) -> database.
+    databases: BTreeMap<(String, String), Database>,
+    collections: HashMap<Uuid, CollectionInfo>,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        let mut c = Catalog { tenants: BTreeSet::new(), databases: BTreeMap::new(), collections: HashMap::new() };
+        c.ensure_defaults();
+        c
+    }
+}
+
+/// The catalog file path in a data directory.
+pub(crate) fn path(root: &Path) -> PathBuf {
+    root.join("CATALOG")
+}
+
+impl Catalog {
+    fn ensure_defaults(&mut self) {
+        self.tenants.insert(DEFAULT_TENANT.to_string());
+        self.databases
+            .entry((DEFAULT_TENANT.to_string(), DEFAULT_DATABASE.to_string()))
+            .or_insert_with(|| Database {
+                id: Uuid::nil(),
+                name: DEFAULT_DATABASE.to_string(),
+                tenant: DEFAULT_TENANT.to_string(),
+            });
+    }
+
+    /// Loads the catalog from `root`, or a fresh one if there is none.
+    pub(crate) fn load(root: &Path) -> Result<Catalog> {
+        let p = path(root);
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Catalog::default()),
+            Err(e) => return Err(Error::io(&p, e)),
+        };
+        Self::decode(&bytes).map_err(|d| Error::corrupted(&p, d))
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Catalog, String> {
+        let payload = crate::codec::open_envelope(MAGIC, VERSION, bytes)?;
+        let f: CatalogFile = crate::codec::decode_json(payload)?;
+        let mut c = Catalog {
+            tenants: f.tenants.into_iter().collect(),
+            databases: f.databases.into_iter().map(|d| ((d.tenant.clone(), d.name.clone()), d)).collect(),
+            collections: f.collections.into_iter().map(|c| (c.id, c)).collect(),
+        };
+        c.ensure_defaults();
+        Ok(c)
+    }
+
+    /// Stores the catalog atomically.
+    pub(crate) fn store(&self, root: &Path) -> Result<()> {
+        let mut collections: Vec<CollectionInfo> = self.collections.values().cloned().collect();
+        collections.sort_by_key(|c| c.id);
+        let f = CatalogFile {
+            tenants: self.tenants.iter().cloned().collect(),
+            databases: self.databases.values().cloned().collect(),
+            collections,
+        };
+        let bytes = crate::codec::envelope(MAGIC, VERSION, &crate::codec::encode_json(&f));
+        crate::fs::atomic_write(&path(root), &bytes)
+    }
+
+    // -- tenants ------------------------------------------------------------
+
+    pub(crate) fn create_tenant(&mut self, name: &str) -> Result<()> {
+        names::check_tenant(name)?;
+        if !self.tenants.insert(name.to_string()) {
+            return Err(Error::AlreadyExists(format!("Tenant [{name}] already exists")));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn has_tenant(&self, name: &str) -> bool {
+        self.tenants.contains(name)
+    }
+
+    // -- databases ----------------------------------------------------------
+
+    pub(crate) fn create_database(&mut self, tenant: &str, name: &str) -> Result<Database> {
+        names::check_database(name)?;
+        let key = (tenant.to_string(), name.to_string());
+        if self.databases.contains_key(&key) {
+            return Err(Error::AlreadyExists(format!("Database [{name}] already exists")));
+        }
+        let db = Database { id: Uuid::new_v4(), name: name.to_string(), tenant: tenant.to_string() };
+        self.databases.insert(key, db.clone());
+        Ok(db)
+    }
+
+    pub(crate) fn list_databases(&self, tenant: &str, limit: Option<usize>, offset: usize) -> Vec<Database> {
+        self.databases
+            .range((tenant.to_string(), String::new())..)
+            .take_while(|((t, _), _)| t == tenant)
+            .map(|(_, d)| d.clone())
+            .skip(offset)
+            .take(limit.unwrap_or(usize::MAX))
+            .collect()
+    }
+
+    pub(crate) fn database(&self, tenant: &str, name: &str) -> Option<&Database> {
+        self.databases.get(&(tenant.to_string(), name.to_string()))
+    }
+
+    /// Removes a database; returns the ids of the collections it held.
+    pub(crate) fn delete_database(&mut self, tenant: &str, name: &str) -> Result<Vec<Uuid>> {
+        if self.databases.remove(&(tenant.to_string(), name.to_string())).is_none() {
+            return Err(Error::NotFound(format!("Database [{name}] not found")));
+        }
+        let ids: Vec<Uuid> = self
+            .collections
+            .values()
+            .filter(|c| c.tenant == tenant && c.database == name)
+            .map(|c| c.id)
+            .collect();
+        for id in &ids {
+            self.collections.remove(id);
+        }
+        self.ensure_defaults();
+        Ok(ids)
+    }
+
+    // -- collections --------------------------------------------------------
+
+    /// The collection named `name` in `tenant`/`database`.
+    pub(crate) fn find(&self, tenant: &str, database: &str, name: &str) -> Option<&CollectionInfo> {
+        self.collections.values().find(|c| c.tenant == tenant && c.database == database && c.name == name)
+    }
+
+    pub(crate) fn get(&self, id: Uuid) -> Option<&CollectionInfo> {
+        self.collections.get(&id)
+    }
+
+    /// Checks a create request; returns the existing collection when
+    /// `get_or_create` finds one, `None` when a new one should be made.
+    pub(crate) fn check_create(
+        &self,
+        tenant: &str,
+        database: &str,
+        name: &str,
+        spec: &CollectionSpec,
+        get_or_create: bool,
+    ) -> Result<Option<CollectionInfo>> {
+        names::check_collection(name)?;
+        if spec.metadata.as_ref().is_some_and(|m| m.is_empty()) {
+            return Err(Error::invalid("Validation error: metadata: Metadata cannot be empty"));
+        }
+        if self.database(tenant, database).is_none() {
+            return Err(Error::invalid(format!("Database [{database}] does not exist")));
+        }
+        if let Some(existing) = self.find(tenant, database, name) {
+            if get_or_create {
+                return Ok(Some(existing.clone()));
+            }
+            return Err(Error::AlreadyExists(format!("Collection [{name}] already exists")));
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn insert(&mut self, info: CollectionInfo) {
+        self.collections.insert(info.id, info);
+    }
+
+    pub(crate) fn list(&self, tenant: &str, database: &str) -> Vec<CollectionInfo> {
+        let mut v: Vec<CollectionInfo> =
+            self.collections.values().filter(|c| c.tenant == tenant && c.database == database).cloned().collect();
+        v.sort_by_key(|c| c.id.to_string());
+        v
+    }
+
+    pub(crate) fn modify(
+        &mut self,
+        id: Uuid,
+        new_name: Option<&str>,
+        new_metadata: Option<Metadata>,
+        new_config: Option<ConfigUpdate>,
+    ) -> Result<()> {
+        let Some(current) = self.collections.get(&id) else {
+            return Err(Error::NotFound(format!("Collection [{id}] does not exist")));
+        };
+        if let Some(name) = new_name {
+            names::check_collection(name)?;
+            if let Some(other) = self.find(&current.tenant, &current.database, name) {
+                if other.id != id {
+                    return Err(Error::AlreadyExists(format!("Collection [{name}] already exists")));
+                }
+            }
+        }
+        if new_metadata.as_ref().is_some_and(|m| m.is_empty()) {
+            return Err(Error::invalid("Validation error: new_metadata: Metadata cannot be empty"));
+        }
+        let Some(c) = self.collections.get_mut(&id) else {
+            return Err(Error::NotFound(format!("Collection [{id}] does not exist")));
+        };
+        if let Some(name) = new_name {
+            c.name = name.to_string();
+        }
+        if let Some(m) = new_metadata {
+            c.metadata = Some(m);
+        }
+        if let Some(u) = new_config {
+            let h = &mut c.config.hnsw;
+            if let Some(v) = u.ef_search {
+                h.ef_search = v;
+            }
+            if let Some(v) = u.max_neighbors {
+                h.max_neighbors = v;
+            }
+            if let Some(v) = u.num_threads {
+                h.num_threads = v;
+            }
+            if let Some(v) = u.resize_factor {
+                h.resize_factor = v;
+            }
+            if let Some(v) = u.sync_threshold {
+                h.sync_threshold = v;
+            }
+            if let Some(v) = u.batch_size {
+                h.batch_size = v;
+            }
+            if let Some(ef) = u.embedding_function {
+                c.config.embedding_function = Some(ef);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remove(&mut self, id: Uuid) -> Option<CollectionInfo> {
+        self.collections.remove(&id)
+    }
+
+    pub(crate) fn set_dimension(&mut self, id: Uuid, dim: usize) -> bool {
+        match self.collections.get_mut(&id) {
+            Some(c) if c.dimension.is_none() => {
+                c.dimension = Some(dim);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every collection id.
+    pub(crate) fn collection_ids(&self) -> Vec<Uuid> {
+        self.collections.keys().copied().collect()
+    }
+
+    /// Everything but the defaults removed; returns the removed collection ids.
+    pub(crate) fn reset(&mut self) -> Vec<Uuid> {
+        let ids = self.collection_ids();
+        *self = Catalog::default();
+        ids
+    }
+}

@@ -1,0 +1,110 @@
+//! The compaction executor: merges a run of adjacent segments into one new
+//! segment (newest version of each id wins; tombstones dropped when the run
+//! starts at the oldest segment), publishes it in the manifest, swaps it in
+//! and deletes the old files. Readers holding the old segments keep their
+//! mappings until they finish.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::{choose, Choice, Policy};
+use crate::error::Result;
+use crate::record::StoredRecord;
+use crate::segment;
+use crate::state::Core;
+
+fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
+    if core.dropped.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    let (segs, seg_no, dim, mut manifest) = {
+        let mut st = core.state.write();
+        if range.end > st.segments.len() || range.is_empty() {
+            return Ok(());
+        }
+        let segs: Vec<Arc<segment::Segment>> = st.segments[range.clone()].to_vec();
+        let no = st.alloc_file_no();
+        (segs, no, st.dimension, st.manifest.clone())
+    };
+    let drop_tombstones = range.start == 0;
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut records: Vec<StoredRecord> = Vec::new();
+    let mut tombstones: Vec<&str> = Vec::new();
+    for seg in segs.iter().rev() {
+        let loaded = seg.loaded()?;
+        let column = if seg.rows() > 0 { seg.vectors()? } else { &[][..] };
+        let d = seg.dim();
+        for t in &loaded.recs.tombstones {
+            if seen.insert(t) && !drop_tombstones {
+                tombstones.push(t);
+            }
+        }
+        let r = &loaded.recs;
+        for row in 0..r.ids.len() {
+            if seen.insert(&r.ids[row]) {
+                records.push(StoredRecord {
+                    id: r.ids[row].clone(),
+                    order: r.orders[row],
+                    embedding: column[row * d..(row + 1) * d].to_vec(),
+                    document: r.documents[row].clone(),
+                    metadata: r.metadatas[row].clone(),
+                    uri: r.uris[row].clone(),
+                });
+            }
+        }
+    }
+    let new_seg = if records.is_empty() && tombstones.is_empty() {
+        None
+    } else {
+        Some(Arc::new(segment::writer::write(
+            &core.dir,
+            seg_no,
+            dim.unwrap_or(0),
+            records.iter().collect(),
+            tombstones,
+        )?))
+    };
+    let old: Vec<u64> = segs.iter().map(|s| s.file_no).collect();
+    let mut list: Vec<u64> = manifest.segments[..range.start].to_vec();
+    list.extend(new_seg.iter().map(|s| s.file_no));
+    list.extend_from_slice(&manifest.segments[range.end..]);
+    manifest.segments = list;
+    manifest.next_file_no = core.state.read().next_file_no;
+    manifest.store(&core.dir)?;
+    {
+        let mut st = core.state.write();
+        let mut next: Vec<Arc<segment::Segment>> = st.segments[..range.start].to_vec();
+        next.extend(new_seg);
+        next.extend_from_slice(&st.segments[range.end..]);
+        st.segments = next;
+        st.manifest = manifest;
+    }
+    for no in old {
+        crate::fs::remove_file(&segment::path(&core.dir, no))?;
+    }
+    Ok(())
+}
+
+/// Runs the policy until it has nothing more to merge.
+pub(crate) fn compact_by_policy(core: &Core, policy: &Policy) -> Result<()> {
+    let _guard = core.flush_lock.lock();
+    loop {
+        let sizes: Vec<u64> = core.state.read().segments.iter().map(|s| s.file_len()).collect();
+        match choose(&sizes, policy) {
+            Choice::DoNothing => return Ok(()),
+            Choice::Merge(r) => merge_locked(core, r)?,
+        }
+    }
+}
+
+/// Merges every segment into one (dropping all tombstones).
+pub(crate) fn compact_all(core: &Core) -> Result<()> {
+    let _guard = core.flush_lock.lock();
+    let n = core.state.read().segments.len();
+    let worth = n >= 2 || core.state.read().segments.first().is_some_and(|s| s.loaded().is_ok_and(|l| !l.recs.tombstones.is_empty()));
+    if worth {
+        merge_locked(core, 0..n)?;
+    }
+    Ok(())
+}

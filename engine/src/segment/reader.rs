@@ -1,0 +1,114 @@
+//! Opening a segment: mmap, header check; lazy, checked access to the
+//! records section and the vector column.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use memmap2::Mmap;
+
+use super::records::SegmentRecords;
+use super::{Header, HEADER_LEN};
+use crate::error::{Error, Result};
+
+/// Where an id sits in a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loc {
+    /// A live record at this row.
+    Row(u32),
+    /// A tombstone.
+    Tomb,
+}
+
+/// The decoded records section plus an id index.
+pub(crate) struct Loaded {
+    pub(crate) recs: SegmentRecords,
+    pub(crate) index: HashMap<String, Loc>,
+}
+
+/// An open, immutable segment.
+pub(crate) struct Segment {
+    pub(crate) path: PathBuf,
+    pub(crate) file_no: u64,
+    pub(crate) header: Header,
+    mmap: Mmap,
+    loaded: OnceLock<std::result::Result<Loaded, String>>,
+    vectors_ok: OnceLock<std::result::Result<(), String>>,
+}
+
+impl Segment {
+    /// Maps the file and checks its header; reads nothing else.
+    pub(crate) fn open(dir: &Path, file_no: u64) -> Result<Segment> {
+        let path = super::path(dir, file_no);
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if len < HEADER_LEN as u64 {
+            return Err(Error::corrupted(&path, format!("file is {len} bytes, shorter than the segment header")));
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: segment files are immutable once renamed into place: the
+        // engine never writes, truncates or reuses a published segment file
+        // (compaction writes new files and deletes old ones only after no
+        // snapshot can reach them; deleting an mmapped file keeps the pages
+        // alive). The directory is guarded by an exclusive lock file, so no
+        // other cooperating process modifies it either.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
+        let header = Header::decode(&mmap, len).map_err(|d| Error::corrupted(&path, d))?;
+        Ok(Segment { path, file_no, header, mmap, loaded: OnceLock::new(), vectors_ok: OnceLock::new() })
+    }
+
+    /// Number of live rows.
+    pub(crate) fn rows(&self) -> usize {
+        self.header.rows as usize
+    }
+
+    /// Vector dimension.
+    pub(crate) fn dim(&self) -> usize {
+        self.header.dim as usize
+    }
+
+    /// File size in bytes.
+    pub(crate) fn file_len(&self) -> u64 {
+        self.mmap.len() as u64
+    }
+
+    /// The records section and id index, decoded (and checked) on first use.
+    pub(crate) fn loaded(&self) -> Result<&Loaded> {
+        let r = self.loaded.get_or_init(|| {
+            let h = &self.header;
+            let bytes = &self.mmap[h.records_offset as usize..(h.records_offset + h.records_len) as usize];
+            if crc32fast::hash(bytes) != h.records_crc {
+                return Err("records section checksum mismatch".into());
+            }
+            let recs = SegmentRecords::decode(bytes, h.rows)?;
+            let mut index = HashMap::with_capacity(recs.ids.len() + recs.tombstones.len());
+            for t in &recs.tombstones {
+                index.insert(t.clone(), Loc::Tomb);
+            }
+            for (row, id) in recs.ids.iter().enumerate() {
+                if index.insert(id.clone(), Loc::Row(row as u32)).is_some() {
+                    return Err(format!("id {id:?} appears twice"));
+                }
+            }
+            Ok(Loaded { recs, index })
+        });
+        r.as_ref().map_err(|d| Error::corrupted(&self.path, d.clone()))
+    }
+
+    /// The vector column as `rows * dim` floats, used in place. Its checksum
+    /// is verified on first use.
+    pub(crate) fn vectors(&self) -> Result<&[f32]> {
+        let h = &self.header;
+        let bytes = &self.mmap[h.vectors_offset as usize..h.records_offset as usize];
+        let ok = self.vectors_ok.get_or_init(|| {
+            if crc32fast::hash(bytes) != h.vectors_crc {
+                return Err("vector column checksum mismatch".into());
+            }
+            Ok(())
+        });
+        ok.as_ref().map_err(|d| Error::corrupted(&self.path, d.clone()))?;
+        bytemuck::try_cast_slice::<u8, f32>(bytes)
+            .map_err(|e| Error::corrupted(&self.path, format!("vector column is not f32-aligned: {e}")))
+    }
+}

@@ -1,0 +1,71 @@
+//! Writing a segment file: header placeholder, vector column, records
+//! section, then the real header; written to a temp name, fsynced, renamed
+//! into place and the directory fsynced.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use super::records::SegmentRecordsRef;
+use super::{Header, Segment, HEADER_LEN};
+use crate::error::{Error, Result};
+use crate::record::StoredRecord;
+
+/// Writes segment `file_no` holding `records` (sorted by order key here)
+/// and `tombstones`, and opens it.
+pub(crate) fn write(
+    dir: &Path,
+    file_no: u64,
+    dim: usize,
+    mut records: Vec<&StoredRecord>,
+    tombstones: Vec<&str>,
+) -> Result<Segment> {
+    records.sort_by_key(|r| r.order);
+    let path = super::path(dir, file_no);
+    let tmp = path.with_extension("tmp");
+    let io = |e| Error::io(&tmp, e);
+    let file = OpenOptions::new().create(true).truncate(true).write(true).open(&tmp).map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    w.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
+    let mut vcrc = crc32fast::Hasher::new();
+    for r in &records {
+        if r.embedding.len() != dim {
+            return Err(Error::Internal(format!(
+                "record {:?} has {} dimensions in a {dim}-d collection",
+                r.id,
+                r.embedding.len()
+            )));
+        }
+        let bytes: &[u8] = bytemuck::cast_slice(&r.embedding);
+        vcrc.update(bytes);
+        w.write_all(bytes).map_err(io)?;
+    }
+    let section = SegmentRecordsRef {
+        ids: records.iter().map(|r| r.id.as_str()).collect(),
+        orders: records.iter().map(|r| r.order).collect(),
+        documents: records.iter().map(|r| r.document.as_deref()).collect(),
+        metadatas: records.iter().map(|r| r.metadata.as_ref()).collect(),
+        uris: records.iter().map(|r| r.uri.as_deref()).collect(),
+        tombstones,
+    };
+    let recs = crate::codec::encode(&section);
+    w.write_all(&recs).map_err(io)?;
+    let vec_bytes = (records.len() * dim * 4) as u64;
+    let header = Header {
+        dim: dim as u32,
+        rows: records.len() as u64,
+        vectors_offset: HEADER_LEN as u64,
+        records_offset: HEADER_LEN as u64 + vec_bytes,
+        records_len: recs.len() as u64,
+        vectors_crc: vcrc.finalize(),
+        records_crc: crc32fast::hash(&recs),
+    };
+    w.seek(SeekFrom::Start(0)).map_err(io)?;
+    w.write_all(&header.encode()).map_err(io)?;
+    let file = w.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    crate::fs::sync_dir(dir)?;
+    Segment::open(dir, file_no)
+}

@@ -1,0 +1,145 @@
+//! A read view over a collection's sources (active memtable, frozen
+//! memtables, segments), newest first, with "newest version wins"
+//! resolution: an id is visible in source `i` only if no newer source holds
+//! it (as a record or a tombstone).
+
+use crate::error::Result;
+use crate::memtable::Memtable;
+use crate::segment::reader::{Loaded, Loc};
+use crate::segment::Segment;
+use crate::state::State;
+use crate::types::Metadata;
+
+/// One source of records.
+pub(crate) enum Source<'a> {
+    /// A memtable; rows are memtable slots.
+    Mem(&'a Memtable),
+    /// A segment; rows are segment rows.
+    Seg(&'a Segment, &'a Loaded),
+}
+
+/// A (source, row) pair.
+pub(crate) type Loc2 = (usize, usize);
+
+/// Sources of one state, newest first.
+pub(crate) struct Snapshot<'a> {
+    pub(crate) sources: Vec<Source<'a>>,
+}
+
+impl<'a> Snapshot<'a> {
+    /// Builds the view (decoding segment record sections on first use).
+    pub(crate) fn new(st: &'a State) -> Result<Snapshot<'a>> {
+        let mut sources = Vec::with_capacity(1 + st.frozen.len() + st.segments.len());
+        sources.push(Source::Mem(&st.active));
+        for f in st.frozen.iter().rev() {
+            sources.push(Source::Mem(&f.mem));
+        }
+        for s in st.segments.iter().rev() {
+            sources.push(Source::Seg(s, s.loaded()?));
+        }
+        Ok(Snapshot { sources })
+    }
+
+    /// `Some(Some(row))` live, `Some(None)` tombstone, `None` absent.
+    fn lookup(&self, src: usize, id: &str) -> Option<Option<usize>> {
+        match &self.sources[src] {
+            Source::Mem(m) => m.slot(id).map(|slot| m.record(slot).map(|_| slot)),
+            Source::Seg(_, l) => l.index.get(id).map(|loc| match loc {
+                Loc::Row(r) => Some(*r as usize),
+                Loc::Tomb => None,
+            }),
+        }
+    }
+
+    /// The live location of `id`, if it has one.
+    pub(crate) fn resolve(&self, id: &str) -> Option<Loc2> {
+        for src in 0..self.sources.len() {
+            if let Some(hit) = self.lookup(src, id) {
+                return hit.map(|row| (src, row));
+            }
+        }
+        None
+    }
+
+    fn shadowed(&self, src: usize, id: &str) -> bool {
+        (0..src).any(|newer| self.lookup(newer, id).is_some())
+    }
+
+    /// Every visible live record, per source (rows ascending).
+    pub(crate) fn live(&self) -> Vec<Vec<usize>> {
+        let mut out = Vec::with_capacity(self.sources.len());
+        for (src, s) in self.sources.iter().enumerate() {
+            let rows: Vec<usize> = match s {
+                Source::Mem(m) => (0..m.entries().len())
+                    .filter(|&slot| m.record(slot).is_some())
+                    .filter(|&slot| src == 0 || !self.shadowed(src, m.entries()[slot].op.id()))
+                    .collect(),
+                Source::Seg(_, l) => {
+                    if src == 0 {
+                        (0..l.recs.ids.len()).collect()
+                    } else {
+                        (0..l.recs.ids.len()).filter(|&r| !self.shadowed(src, &l.recs.ids[r])).collect()
+                    }
+                }
+            };
+            out.push(rows);
+        }
+        out
+    }
+
+    /// Number of visible live records.
+    pub(crate) fn count(&self) -> usize {
+        self.live().iter().map(Vec::len).sum()
+    }
+
+    /// The record's id.
+    pub(crate) fn id(&self, (src, row): Loc2) -> &'a str {
+        match &self.sources[src] {
+            Source::Mem(m) => m.entries()[row].op.id(),
+            Source::Seg(_, l) => &l.recs.ids[row],
+        }
+    }
+
+    /// The record's first-insertion order key.
+    pub(crate) fn order(&self, (src, row): Loc2) -> u64 {
+        match &self.sources[src] {
+            Source::Mem(m) => m.record(row).map_or(0, |r| r.order),
+            Source::Seg(_, l) => l.recs.orders[row],
+        }
+    }
+
+    /// The record's document.
+    pub(crate) fn document(&self, (src, row): Loc2) -> Option<&'a str> {
+        match &self.sources[src] {
+            Source::Mem(m) => m.record(row).and_then(|r| r.document.as_deref()),
+            Source::Seg(_, l) => l.recs.documents[row].as_deref(),
+        }
+    }
+
+    /// The record's metadata.
+    pub(crate) fn metadata(&self, (src, row): Loc2) -> Option<&'a Metadata> {
+        match &self.sources[src] {
+            Source::Mem(m) => m.record(row).and_then(|r| r.metadata.as_ref()),
+            Source::Seg(_, l) => l.recs.metadatas[row].as_ref(),
+        }
+    }
+
+    /// The record's uri.
+    pub(crate) fn uri(&self, (src, row): Loc2) -> Option<&'a str> {
+        match &self.sources[src] {
+            Source::Mem(m) => m.record(row).and_then(|r| r.uri.as_deref()),
+            Source::Seg(_, l) => l.recs.uris[row].as_deref(),
+        }
+    }
+
+    /// The record's embedding (a segment's vector column is checked on first use).
+    pub(crate) fn embedding(&self, (src, row): Loc2) -> Result<&'a [f32]> {
+        match &self.sources[src] {
+            Source::Mem(m) => Ok(m.record(row).map_or(&[][..], |r| r.embedding.as_slice())),
+            Source::Seg(s, _) => {
+                let d = s.dim();
+                Ok(&s.vectors()?[row * d..(row + 1) * d])
+            }
+        }
+    }
+}
