@@ -44,9 +44,13 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
     next.run(req).await
 }
 
-/// Middleware: a request without a Content-Type is treated as JSON (as Chroma does).
+/// Middleware: a request without a Content-Type (or an empty one) is treated as JSON (as Chroma does).
 pub async fn default_json_content_type(mut req: Request, next: Next) -> Response {
-    if !req.headers().contains_key(CONTENT_TYPE) {
+    let missing = match req.headers().get(CONTENT_TYPE) {
+        None => true,
+        Some(v) => v.as_bytes().iter().all(u8::is_ascii_whitespace),
+    };
+    if missing {
         req.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     next.run(req).await
