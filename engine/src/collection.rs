@@ -150,11 +150,11 @@ impl Collection {
                 }
                 per
             }
-            None => snap.live(),
+            None => snap.filtered(sel)?,
         };
-        if sel.r#where.is_some() || sel.where_document.is_some() {
+        if sel.ids.is_some() && (sel.r#where.is_some() || sel.where_document.is_some()) {
             for (src, rows) in allowed.iter_mut().enumerate() {
-                rows.retain(|&row| matches(&snap, sel, (src, row)));
+                rows.retain(|&row| snap.matches(sel, (src, row)));
             }
         }
         let space = self.core.space;
@@ -356,21 +356,6 @@ fn resolve(snap: &Snapshot<'_>, mode: Mode, batch: RecordBatch, first_seq: u64) 
     Ok(ops)
 }
 
-fn matches(snap: &Snapshot<'_>, sel: &Selection, loc: Loc2) -> bool {
-    let doc = snap.document(loc);
-    if let Some(w) = &sel.r#where {
-        if !w.matches(snap.metadata(loc), doc) {
-            return false;
-        }
-    }
-    if let Some(wd) = &sel.where_document {
-        if !wd.matches(doc) {
-            return false;
-        }
-    }
-    true
-}
-
 /// The live records a selection picks, in first-insertion order.
 fn select(snap: &Snapshot<'_>, sel: &Selection) -> Result<Vec<Loc2>> {
     let mut locs: Vec<Loc2> = match &sel.ids {
@@ -379,14 +364,14 @@ fn select(snap: &Snapshot<'_>, sel: &Selection) -> Result<Vec<Loc2>> {
             ids.iter().filter_map(|id| snap.resolve(id)).filter(|l| seen.insert(*l)).collect()
         }
         None => snap
-            .live()
+            .filtered(sel)?
             .into_iter()
             .enumerate()
             .flat_map(|(src, rows)| rows.into_iter().map(move |r| (src, r)))
             .collect(),
     };
-    if sel.r#where.is_some() || sel.where_document.is_some() {
-        locs.retain(|&l| matches(snap, sel, l));
+    if sel.ids.is_some() && (sel.r#where.is_some() || sel.where_document.is_some()) {
+        locs.retain(|&l| snap.matches(sel, l));
     }
     locs.sort_by_cached_key(|&l| snap.order(l));
     Ok(locs)

@@ -4,6 +4,8 @@
 //! it (as a record or a tombstone).
 
 use crate::error::Result;
+use crate::filter::Candidates;
+use crate::types::Selection;
 use crate::memtable::Memtable;
 use crate::segment::reader::{Loaded, Loc};
 use crate::segment::Segment;
@@ -85,6 +87,58 @@ impl<'a> Snapshot<'a> {
             out.push(rows);
         }
         out
+    }
+
+    /// Whether the record at `loc` passes the selection's filters.
+    pub(crate) fn matches(&self, sel: &Selection, loc: Loc2) -> bool {
+        let doc = self.document(loc);
+        if let Some(w) = &sel.r#where {
+            if !w.matches(self.metadata(loc), doc) {
+                return false;
+            }
+        }
+        if let Some(wd) = &sel.where_document {
+            if !wd.matches(doc) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Visible live records passing the filters of `sel` (its `ids` are
+    /// not looked at), per source. A segment answers a `where` from its
+    /// metadata index first, so a selective filter checks only candidates.
+    pub(crate) fn filtered(&self, sel: &Selection) -> Result<Vec<Vec<usize>>> {
+        let filtered = sel.r#where.is_some() || sel.where_document.is_some();
+        if !filtered {
+            return Ok(self.live());
+        }
+        let mut out = Vec::with_capacity(self.sources.len());
+        for (src, s) in self.sources.iter().enumerate() {
+            let rows: Vec<usize> = match s {
+                Source::Mem(m) => (0..m.entries().len())
+                    .filter(|&slot| m.record(slot).is_some())
+                    .filter(|&slot| src == 0 || !self.shadowed(src, m.entries()[slot].op.id()))
+                    .filter(|&slot| self.matches(sel, (src, slot)))
+                    .collect(),
+                Source::Seg(seg, l) => {
+                    let (base, exact): (Vec<usize>, bool) = match &sel.r#where {
+                        Some(w) => match seg.meta_index()?.candidates(w) {
+                            Candidates::All => ((0..l.recs.ids.len()).collect(), false),
+                            Candidates::Rows { rows, exact } => (rows.into_iter().map(|r| r as usize).collect(), exact),
+                        },
+                        None => ((0..l.recs.ids.len()).collect(), false),
+                    };
+                    let recheck = !exact || sel.where_document.is_some();
+                    base.into_iter()
+                        .filter(|&r| src == 0 || !self.shadowed(src, &l.recs.ids[r]))
+                        .filter(|&r| !recheck || self.matches(sel, (src, r)))
+                        .collect()
+                }
+            };
+            out.push(rows);
+        }
+        Ok(out)
     }
 
     /// Number of visible live records.

@@ -11,6 +11,7 @@ use memmap2::Mmap;
 use super::records::SegmentRecords;
 use super::{Header, HEADER_LEN};
 use crate::error::{Error, Result};
+use crate::filter::MetadataIndex;
 
 /// Where an id sits in a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,7 @@ pub(crate) struct Segment {
     pub(crate) header: Header,
     mmap: Mmap,
     loaded: OnceLock<std::result::Result<Loaded, String>>,
+    meta_index: OnceLock<MetadataIndex>,
     vectors_ok: OnceLock<std::result::Result<(), String>>,
 }
 
@@ -55,7 +57,7 @@ impl Segment {
         // other cooperating process modifies it either.
         let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
         let header = Header::decode(&mmap, len).map_err(|d| Error::corrupted(&path, d))?;
-        Ok(Segment { path, file_no, header, mmap, loaded: OnceLock::new(), vectors_ok: OnceLock::new() })
+        Ok(Segment { path, file_no, header, mmap, loaded: OnceLock::new(), meta_index: OnceLock::new(), vectors_ok: OnceLock::new() })
     }
 
     /// Number of live rows.
@@ -94,6 +96,17 @@ impl Segment {
             Ok(Loaded { recs, index })
         });
         r.as_ref().map_err(|d| Error::corrupted(&self.path, d.clone()))
+    }
+
+    /// The metadata index of this segment, built on first use.
+    pub(crate) fn meta_index(&self) -> Result<&MetadataIndex> {
+        if let Some(ix) = self.meta_index.get() {
+            return Ok(ix);
+        }
+        let loaded = self.loaded()?;
+        Ok(self.meta_index.get_or_init(|| {
+            MetadataIndex::build(loaded.recs.metadatas.iter().enumerate().map(|(row, m)| (row as u32, m.as_ref())))
+        }))
     }
 
     /// The vector column as `rows * dim` floats, used in place. Its checksum
