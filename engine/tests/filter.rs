@@ -599,3 +599,84 @@ fn where_document_errors() {
         assert_eq!(err.to_string(), "Invalid where document clause", "{filter}");
     }
 }
+
+mod random_json {
+    //! Random filter-shaped JSON: parsing never panics, errors carry only
+    //! Chroma's messages, and anything that parses evaluates without panicking.
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEYS: [&str; 20] = [
+        "$and",
+        "$or",
+        "$eq",
+        "$ne",
+        "$gt",
+        "$gte",
+        "$lt",
+        "$lte",
+        "$in",
+        "$nin",
+        "$contains",
+        "$not_contains",
+        "$regex",
+        "$not_regex",
+        "$not",
+        "a",
+        "tags",
+        "#document",
+        "#id",
+        "",
+    ];
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            prop::sample::select(&["a", "", "(", "x.*", "(?i)A", "[0-9]+"][..])
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::vec((prop::sample::select(&KEYS[..]), inner), 0..3).prop_map(
+                    |kv| {
+                        Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                    }
+                ),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        #[test]
+        fn parse_never_panics(json in arb_json()) {
+            let meta = metadata(&json!({"a": 1, "tags": ["a", "x"], "#document": "a"}));
+            match Where::parse(&json) {
+                Ok(w) => {
+                    let _ = w.matches(meta.as_ref(), Some("a b"));
+                    let _ = w.matches(None, None);
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    prop_assert!(msg == "Invalid where clause" || msg.starts_with("Regex syntax error: "), "{}", msg);
+                }
+            }
+            match WhereDocument::parse(&json) {
+                Ok(w) => {
+                    let _ = w.matches(Some("a b"));
+                    let _ = w.matches(None);
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    prop_assert!(msg == "Invalid where document clause" || msg.starts_with("Regex syntax error: "), "{}", msg);
+                }
+            }
+        }
+    }
+}
