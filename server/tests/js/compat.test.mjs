@@ -1,0 +1,88 @@
+// The official chromadb npm client (3.5.x) against a running chromite.
+// Usage: CHROMITE_URL=http://127.0.0.1:8000 node --test compat.test.mjs
+// (run.sh starts a server and runs this).
+import test from "node:test";
+import assert from "node:assert/strict";
+import { ChromaClient } from "chromadb";
+
+const url = new URL(process.env.CHROMITE_URL ?? "http://127.0.0.1:8000");
+const client = new ChromaClient({ host: url.hostname, port: Number(url.port), ssl: url.protocol === "https:" });
+const suffix = Math.random().toString(16).slice(2, 10);
+
+test("heartbeat and version", async () => {
+  const hb = await client.heartbeat();
+  assert.ok(hb > 1_600_000_000_000, `heartbeat ${hb}`);
+  assert.match(await client.version(), /^\d+\.\d+\.\d+$/);
+});
+
+test("collection lifecycle, records, query, errors", async () => {
+  const name = `js-main-${suffix}`;
+  const col = await client.createCollection({ name, metadata: { owner: "js" }, embeddingFunction: null,
+    configuration: { hnsw: { space: "l2" } } });
+  assert.equal(col.name, name);
+  assert.deepEqual(col.metadata, { owner: "js" });
+
+  // duplicates are 409 -> ChromaUniqueError; missing is 404 -> ChromaNotFoundError
+  await assert.rejects(client.createCollection({ name, embeddingFunction: null }), (e) => e.name === "ChromaUniqueError");
+  await assert.rejects(client.getCollection({ name: `js-missing-${suffix}` }), (e) => e.name === "ChromaNotFoundError");
+  const same = await client.getOrCreateCollection({ name, embeddingFunction: null });
+  assert.equal(same.id, col.id);
+
+  await col.add({
+    ids: ["a", "b", "c"],
+    embeddings: [[1, 0], [0, 2], [3, 4]],
+    documents: ["apple", "banana", "cherry"],
+    metadatas: [{ n: 1 }, { n: 2 }, { n: 3, tags: ["x"] }],
+  });
+  assert.equal(await col.count(), 3);
+
+  const got = await col.get({ ids: ["c", "a"], include: ["embeddings", "documents", "metadatas"] });
+  assert.deepEqual(got.ids, ["a", "c"]);
+  assert.deepEqual(got.embeddings, [[1, 0], [3, 4]]);
+  assert.deepEqual(got.documents, ["apple", "cherry"]);
+  assert.deepEqual(got.metadatas[1], { n: 3, tags: ["x"] });
+
+  const q = await col.query({ queryEmbeddings: [[1, 1]], nResults: 3, include: ["distances", "documents"] });
+  assert.deepEqual(q.ids, [["a", "b", "c"]]);
+  assert.deepEqual(q.distances, [[1, 2, 13]]);
+
+  const filtered = await col.get({ where: { n: { $gte: 2 } }, whereDocument: { $contains: "an" } });
+  assert.deepEqual(filtered.ids, ["b"]);
+
+  await col.update({ ids: ["a"], metadatas: [{ n: 10 }] });
+  await col.upsert({ ids: ["d"], embeddings: [[5, 5]], documents: ["date"] });
+  assert.equal(await col.count(), 4);
+  assert.deepEqual((await col.get({ ids: ["a"], include: ["metadatas"] })).metadatas, [{ n: 10 }]);
+
+  await col.delete({ ids: ["d"] });
+  assert.equal(await col.count(), 3);
+
+  const peek = await col.peek({ limit: 2 });
+  assert.equal(peek.ids.length, 2);
+
+  await assert.rejects(col.add({ ids: ["bad"], embeddings: [[1, 2, 3]] }), /dimension of 2, got 3/);
+
+  await col.modify({ name: `${name}-renamed`, metadata: { owner: "js2" } });
+  const renamed = await client.getCollection({ name: `${name}-renamed`, embeddingFunction: null });
+  assert.equal(renamed.id, col.id);
+  assert.deepEqual(renamed.metadata, { owner: "js2" });
+
+  const names = (await client.listCollections()).map((c) => c.name);
+  assert.ok(names.includes(`${name}-renamed`));
+  assert.ok((await client.countCollections()) >= 1);
+
+  await client.deleteCollection({ name: `${name}-renamed` });
+  await assert.rejects(client.getCollection({ name: `${name}-renamed` }), (e) => e.name === "ChromaNotFoundError");
+});
+
+test("cosine and ip spaces", async () => {
+  for (const [space, want] of [["cosine", [0, 1 - Math.SQRT1_2]], ["ip", [0, 0.5]]]) {
+    const col = await client.createCollection({ name: `js-${space}-${suffix}`, embeddingFunction: null,
+      configuration: { hnsw: { space } } });
+    await col.add({ ids: ["x", "y"], embeddings: [[1, 0], [0.5, 0.5]] });
+    const q = await col.query({ queryEmbeddings: [[1, 0]], nResults: 2, include: ["distances"] });
+    assert.deepEqual(q.ids, [["x", "y"]]);
+    q.distances[0].forEach((d, i) => assert.ok(Math.abs(d - want[i]) < 1e-5, `${space} ${d} vs ${want[i]}`));
+    await client.deleteCollection({ name: col.name });
+  }
+});
