@@ -151,8 +151,9 @@ fn detect() -> Kernels {
     }
 }
 
-/// Portable kernels: eight partial sums the compiler can vectorise.
-pub(crate) mod portable {
+/// Portable kernels: eight partial sums the compiler can vectorise. Public
+/// so benchmarks can compare them with the dispatched (SIMD) ones.
+pub mod portable {
     const LANES: usize = 8;
 
     /// Squared Euclidean distance over the common prefix of `a` and `b`.
