@@ -16,7 +16,7 @@ pid=$!
 cleanup() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data" "$data.log"; }
 trap cleanup EXIT
 for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/api/v2/heartbeat" >/dev/null && break
+  node -e "fetch('http://127.0.0.1:$port/api/v2/heartbeat').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))" && break
   sleep 0.1
 done
 CHROMITE_URL="http://127.0.0.1:$port" node --test compat.test.mjs
