@@ -61,9 +61,14 @@ impl Batch {
     }
 }
 
+/// Above this many tokens a batch is also cut where lengths halve (padding a long batch costs
+/// quadratically in attention).
+const LONG: usize = 64;
+
 /// Groups `lengths` (token counts) into batches: indices sorted by length, longest first,
 /// cut so each batch holds at most `max_batch` texts and at most `max_tokens` padded tokens
-/// (a single text longer than `max_tokens` gets a batch of its own).
+/// (a single text longer than `max_tokens` gets a batch of its own), and, for batches
+/// longer than 64 tokens, no text shorter than half the batch's longest.
 pub fn plan(lengths: &[usize], max_batch: usize, max_tokens: usize) -> Vec<Vec<usize>> {
     let max_batch = max_batch.max(1);
     let mut order: Vec<usize> = (0..lengths.len()).collect();
@@ -74,7 +79,9 @@ pub fn plan(lengths: &[usize], max_batch: usize, max_tokens: usize) -> Vec<Vec<u
     let mut current_len = 0usize;
     for i in order {
         let fits = current.len() < max_batch
-            && (current.len() + 1) * current_len.max(lengths[i]) <= max_tokens;
+            && (current.len() + 1) * current_len <= max_tokens
+            // Long texts: don't pad a text to more than twice its length.
+            && !(current_len > LONG && lengths[i] * 2 < current_len);
         if !current.is_empty() && !fits {
             batches.push(std::mem::take(&mut current));
         }
@@ -107,10 +114,16 @@ mod tests {
     fn plan_respects_token_budget() {
         let lengths = [100, 100, 100, 10, 10];
         let batches = plan(&lengths, 32, 250);
-        assert_eq!(batches, vec![vec![0, 1], vec![2, 3], vec![4]]);
+        assert_eq!(batches, vec![vec![0, 1], vec![2], vec![3, 4]]);
         // A text longer than the budget still gets its own batch.
         assert_eq!(plan(&[500, 5], 32, 250), vec![vec![0], vec![1]]);
         assert!(plan(&[], 4, 10).is_empty());
+        // Long batches are cut where the length halves; short ones are not.
+        assert_eq!(
+            plan(&[2000, 900, 1200, 30], 32, 1 << 20),
+            vec![vec![0, 2], vec![1], vec![3]]
+        );
+        assert_eq!(plan(&[60, 10, 5], 32, 1 << 20), vec![vec![0, 1, 2]]);
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub struct TextEmbedder {
     instructions: BTreeMap<String, String>,
     max_batch: usize,
     max_batch_tokens: usize,
+    max_positions: usize,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +219,7 @@ impl TextEmbedder {
             instructions: cfg.task_instructions.clone().unwrap_or_default(),
             max_batch: DEFAULT_BATCH_SIZE,
             max_batch_tokens: DEFAULT_BATCH_TOKENS,
+            max_positions,
         })
     }
 
@@ -270,6 +272,14 @@ impl TextEmbedder {
     pub fn set_batch_limits(&mut self, max_batch: usize, max_tokens: usize) {
         self.max_batch = max_batch.max(1);
         self.max_batch_tokens = max_tokens.max(1);
+    }
+
+    /// Sets the truncation length in tokens (special tokens included), capped at the longest
+    /// input the model supports; longer texts are cut. Returns the length in effect.
+    pub fn set_max_seq_len(&mut self, max_len: usize) -> Result<usize, Error> {
+        self.tokenizer
+            .set_max_len(max_len.min(self.max_positions))?;
+        Ok(self.tokenizer.max_len())
     }
 
     /// Chooses how LoRA task adapters are applied (Jina v3; ignored otherwise).

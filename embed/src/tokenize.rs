@@ -74,6 +74,21 @@ impl TextTokenizer {
         self.max_len
     }
 
+    /// Changes the truncation length (special tokens included; at least 2).
+    pub fn set_max_len(&mut self, max_len: usize) -> Result<(), Error> {
+        let max_len = max_len.max(2);
+        self.inner
+            .with_truncation(Some(TruncationParams {
+                max_length: max_len,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+                direction: TruncationDirection::Right,
+            }))
+            .infer("setting truncation")?;
+        self.max_len = max_len;
+        Ok(())
+    }
+
     /// The id used to pad batches.
     pub fn pad_id(&self) -> u32 {
         self.pad_id

@@ -8,7 +8,7 @@
 //! `intermediate.dense`, `output.{dense,LayerNorm}`.
 
 use super::config::{Activation, EncoderConfig};
-use super::layers::{add_norm, attend, fuse_qkv, layer_norm, linear, padding_bias, split_heads};
+use super::layers::{add_norm, attend, fuse_qkv, layer_norm, linear, split_heads, AttnBias};
 use super::weights::Weights;
 use super::Model;
 use crate::batch::Batch;
@@ -120,14 +120,11 @@ impl Model for Bert {
             .reshape((b, l, h))?;
         let pos = self.position.narrow(0, 0, l)?.unsqueeze(0)?;
         let mut x = self.emb_ln.forward(&(word + types)?.broadcast_add(&pos)?)?;
-        let bias = if batch.is_unpadded() {
-            None
-        } else {
-            Some(padding_bias(&batch.mask)?)
-        };
+        let mask = (!batch.is_unpadded()).then_some(&batch.mask);
+        let bias = AttnBias::new(mask, b, l, self.heads, None, batch.ids.device())?;
         for layer in &self.layers {
             let (q, k, v) = split_heads(&layer.qkv.forward(&x)?, self.heads)?;
-            let ctx = attend(&q, &k, &v, bias.as_ref())?;
+            let ctx = attend(&q, &k, &v, &bias)?;
             x = add_norm(&x, &layer.out.forward(&ctx)?, &layer.ln1)?;
             let ff = layer
                 .fc2

@@ -11,7 +11,9 @@
 //! `mlp.gated_layers` `[2I, H]`, `mlp.wo`, `mlp.layernorm`.
 
 use super::config::{Activation, EncoderConfig};
-use super::layers::{add_norm, attend, fuse_qkv, layer_norm, linear, padding_bias, split_heads};
+use super::layers::{
+    add_norm, alibi_rows, attend, fuse_qkv, layer_norm, linear, split_heads, AttnBias,
+};
 use super::weights::Weights;
 use super::Model;
 use crate::batch::Batch;
@@ -44,19 +46,10 @@ pub fn alibi_slopes(n: usize) -> Vec<f64> {
     slopes
 }
 
-/// The ALiBi bias `[1, heads, L, L]` with entries `−slope_h · |i − j|`.
+/// The ALiBi bias `[1, heads, L, L]` with entries `−slope_h · |i − j|` (for short inputs;
+/// the models build it per block of query rows, see [`AttnBias`]).
 pub fn alibi_bias(slopes: &[f64], len: usize, device: &Device) -> Result<Tensor> {
-    let h = slopes.len();
-    let mut data = Vec::with_capacity(h * len * len);
-    for &s in slopes {
-        let s = s as f32;
-        for i in 0..len {
-            for j in 0..len {
-                data.push(-s * (i as f32 - j as f32).abs());
-            }
-        }
-    }
-    Tensor::from_vec(data, (1, h, len, len), device)
+    alibi_rows(slopes, 0, len, len, device)
 }
 
 struct Layer {
@@ -160,16 +153,19 @@ impl Model for JinaBert {
             .index_select(&batch.type_ids.flatten_all()?, 0)?
             .reshape((b, l, h))?;
         let mut x = self.emb_ln.forward(&(word + types)?)?;
-        let alibi = alibi_bias(&self.slopes, l, batch.ids.device())?;
-        let bias = if batch.is_unpadded() {
-            alibi
-        } else {
-            alibi.broadcast_add(&padding_bias(&batch.mask)?)?
-        };
+        let mask = (!batch.is_unpadded()).then_some(&batch.mask);
+        let bias = AttnBias::new(
+            mask,
+            b,
+            l,
+            self.slopes.len(),
+            Some(&self.slopes),
+            batch.ids.device(),
+        )?;
         let heads = self.slopes.len();
         for layer in &self.layers {
             let (q, k, v) = split_heads(&layer.qkv.forward(&x)?, heads)?;
-            let ctx = attend(&q, &k, &v, Some(&bias))?;
+            let ctx = attend(&q, &k, &v, &bias)?;
             x = add_norm(&x, &layer.out.forward(&ctx)?, &layer.ln1)?;
             let g = layer.gated.forward(&x)?;
             let gated = g.narrow(D::Minus1, 0, self.intermediate)?;

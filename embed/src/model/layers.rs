@@ -3,7 +3,7 @@
 
 use super::weights::Weights;
 use crate::error::Error;
-use candle_core::{Result, Tensor};
+use candle_core::{Device, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, Module};
 
 /// Loads `prefix.weight` `[out, in]` and, if present, `prefix.bias` `[out]`.
@@ -52,14 +52,6 @@ pub fn fuse_qkv(q: &Linear, k: &Linear, v: &Linear) -> std::result::Result<Linea
     Ok(Linear::new(w, b))
 }
 
-/// The additive key-padding bias `[batch, 1, 1, seq]`: 0 for real tokens, a very large
-/// negative number for padding (like transformers' `finfo.min`).
-pub fn padding_bias(mask: &Tensor) -> Result<Tensor> {
-    let (b, l) = mask.dims2()?;
-    // (mask - 1) * big: 0 where mask = 1, -big where mask = 0.
-    ((mask - 1.0)? * f32::MAX as f64)?.reshape((b, 1, 1, l))
-}
-
 /// Splits a fused `[b, L, 3H]` projection into contiguous q, k, v of shape `[b, heads, L, d]`.
 pub fn split_heads(qkv: &Tensor, heads: usize) -> Result<(Tensor, Tensor, Tensor)> {
     let (b, l, three_h) = qkv.dims3()?;
@@ -72,20 +64,193 @@ pub fn split_heads(qkv: &Tensor, heads: usize) -> Result<(Tensor, Tensor, Tensor
     Ok((qkv.get(0)?, qkv.get(1)?, qkv.get(2)?))
 }
 
-/// Scaled dot-product attention of `[b, heads, L, d]` tensors with an additive `bias`
-/// broadcastable to `[b, heads, L, L]`; returns `[b, L, heads·d]`.
-pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+/// Most score elements (`batch × heads × query rows × keys`) materialised at once; longer
+/// inputs are processed in blocks of query rows, so attention memory stays bounded
+/// (128 MiB of f32 scores) even at 8192 tokens.
+pub const MAX_SCORE_ELEMS: usize = 1 << 25;
+
+/// The additive attention bias of one batch: key padding (`0` / very negative, like
+/// transformers' `finfo.min`) and optionally symmetric ALiBi `−slope_h·|i−j|`. It is built
+/// for the batch's actual length, one block of query rows at a time when the whole
+/// `[b, heads, L, L]` bias would be large (never a table for the maximum length).
+pub struct AttnBias {
+    padding: Option<Tensor>,
+    alibi: Option<Vec<f64>>,
+    len: usize,
+    pub(crate) rows_per_block: usize,
+    whole: Option<Tensor>,
+}
+
+impl AttnBias {
+    /// The bias for `mask` (`f32 [b, L]`, `None` when nothing is padded) with `heads` heads
+    /// and optional ALiBi slopes.
+    pub fn new(
+        mask: Option<&Tensor>,
+        batch: usize,
+        len: usize,
+        heads: usize,
+        alibi: Option<&[f64]>,
+        device: &Device,
+    ) -> Result<Self> {
+        let padding = match mask {
+            // (mask − 1) · big: 0 where mask = 1, −big where mask = 0.
+            Some(m) => Some(((m - 1.0)? * f32::MAX as f64)?.reshape((batch, 1, 1, len))?),
+            None => None,
+        };
+        let rows_per_block = (MAX_SCORE_ELEMS / (batch * heads * len).max(1)).clamp(1, len.max(1));
+        let mut bias = AttnBias {
+            padding,
+            alibi: alibi.map(<[f64]>::to_vec),
+            len,
+            rows_per_block,
+            whole: None,
+        };
+        if rows_per_block >= len {
+            // One block: build it once and share it across layers.
+            bias.whole = bias.block(0, len, device)?;
+        }
+        Ok(bias)
+    }
+
+    /// Rows `start..start + n` of the bias, broadcastable to `[b, heads, n, L]`.
+    fn block(&self, start: usize, n: usize, device: &Device) -> Result<Option<Tensor>> {
+        if start == 0 && n == self.len {
+            if let Some(w) = &self.whole {
+                return Ok(Some(w.clone()));
+            }
+        }
+        let device = self
+            .padding
+            .as_ref()
+            .map(|p| p.device().clone())
+            .unwrap_or_else(|| device.clone());
+        let alibi = match &self.alibi {
+            Some(slopes) => Some(alibi_rows(slopes, start, n, self.len, &device)?),
+            None => None,
+        };
+        Ok(match (alibi, &self.padding) {
+            (Some(a), Some(p)) => Some(a.broadcast_add(p)?),
+            (Some(a), None) => Some(a),
+            (None, Some(p)) => Some(p.clone()),
+            (None, None) => None,
+        })
+    }
+}
+
+/// ALiBi bias rows `[1, heads, n, len]`: entry `(h, i, j)` is `−slope_h · |start + i − j|`.
+pub fn alibi_rows(
+    slopes: &[f64],
+    start: usize,
+    n: usize,
+    len: usize,
+    device: &Device,
+) -> Result<Tensor> {
+    let mut data = Vec::with_capacity(slopes.len() * n * len);
+    for &s in slopes {
+        let s = s as f32;
+        for i in start..start + n {
+            data.extend((0..len).map(|j| -s * (i as f32 - j as f32).abs()));
+        }
+    }
+    Tensor::from_vec(data, (1, slopes.len(), n, len), device)
+}
+
+/// Scaled dot-product attention of `[b, heads, L, d]` tensors with an additive bias;
+/// returns `[b, L, heads·d]`. Long inputs go through in blocks of query rows.
+pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, bias: &AttnBias) -> Result<Tensor> {
     let (b, h, l, d) = q.dims4()?;
     let scale = 1.0 / (d as f64).sqrt();
-    let mut scores = (q.matmul(&k.t()?)? * scale)?;
-    if let Some(bias) = bias {
-        scores = scores.broadcast_add(bias)?;
-    }
-    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-    probs.matmul(v)?.transpose(1, 2)?.reshape((b, l, h * d))
+    let kt = k.t()?;
+    let block = |start: usize, n: usize| -> Result<Tensor> {
+        let qb = if n == l {
+            q.clone()
+        } else {
+            q.narrow(2, start, n)?
+        };
+        let mut scores = (qb.matmul(&kt)? * scale)?;
+        if let Some(bias) = bias.block(start, n, q.device())? {
+            scores = scores.broadcast_add(&bias)?;
+        }
+        candle_nn::ops::softmax_last_dim(&scores)?.matmul(v)
+    };
+    let ctx = if bias.rows_per_block >= l {
+        block(0, l)?
+    } else {
+        let mut parts = Vec::with_capacity(l.div_ceil(bias.rows_per_block));
+        let mut start = 0;
+        while start < l {
+            let n = bias.rows_per_block.min(l - start);
+            parts.push(block(start, n)?);
+            start += n;
+        }
+        Tensor::cat(&parts, 2)?
+    };
+    ctx.transpose(1, 2)?.reshape((b, l, h * d))
 }
 
 /// A post-LayerNorm residual step: `ln(x + f)`.
 pub fn add_norm(x: &Tensor, f: &Tensor, ln: &LayerNorm) -> Result<Tensor> {
     ln.forward(&(x + f)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocked_attention_equals_whole() {
+        let dev = Device::Cpu;
+        let (b, h, l, d) = (2, 3, 7, 4);
+        let r = |seed: f32| {
+            let v: Vec<f32> = (0..b * h * l * d)
+                .map(|i| ((i as f32 + seed) * 0.731).sin())
+                .collect();
+            Tensor::from_vec(v, (b, h, l, d), &dev).unwrap()
+        };
+        let (q, k, v) = (r(0.0), r(1.0), r(2.0));
+        let mask = Tensor::new(
+            &[[1f32, 1., 1., 1., 1., 1., 1.], [1., 1., 1., 1., 0., 0., 0.]],
+            &dev,
+        )
+        .unwrap();
+        let slopes = [0.5, 0.25, 0.125];
+        for alibi in [None, Some(&slopes[..])] {
+            let whole = AttnBias::new(Some(&mask), b, l, h, alibi, &dev).unwrap();
+            assert!(whole.rows_per_block >= l);
+            let want = attend(&q, &k, &v, &whole).unwrap();
+            for rows in [1, 3, 6] {
+                let mut blocked = AttnBias::new(Some(&mask), b, l, h, alibi, &dev).unwrap();
+                blocked.rows_per_block = rows;
+                blocked.whole = None;
+                let got = attend(&q, &k, &v, &blocked).unwrap();
+                let diff = (got - &want)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                assert!(diff < 1e-6, "rows {rows}: {diff}");
+            }
+        }
+    }
+
+    #[test]
+    fn padding_keys_get_no_weight() {
+        let dev = Device::Cpu;
+        // Two keys; the second is padding with a huge value that must not leak.
+        let q = Tensor::new(&[[[[1f32], [1.]]]], &dev).unwrap();
+        let k = Tensor::new(&[[[[1f32], [50.]]]], &dev).unwrap();
+        let v = Tensor::new(&[[[[3f32], [1000.]]]], &dev).unwrap();
+        let mask = Tensor::new(&[[1f32, 0.]], &dev).unwrap();
+        let bias = AttnBias::new(Some(&mask), 1, 2, 1, None, &dev).unwrap();
+        let out = attend(&q, &k, &v, &bias)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert_eq!(out, vec![3., 3.]);
+    }
 }

@@ -17,7 +17,7 @@
 //!   `post_mlp_layernorm` (no adapters; q/k/v are fused at load).
 
 use super::config::{Activation, EncoderConfig};
-use super::layers::{add_norm, attend, fuse_qkv, layer_norm, linear, padding_bias, split_heads};
+use super::layers::{add_norm, attend, fuse_qkv, layer_norm, linear, split_heads, AttnBias};
 use super::lora::{LoraEmbedding, LoraLinear, LoraMode};
 use super::weights::Weights;
 use super::Model;
@@ -248,16 +248,13 @@ impl JinaV3 {
         let h = word.dim(1)?;
         let mut x = self.emb_ln.forward(&(word + types)?.reshape((b, l, h))?)?;
         let (cos, sin) = rope_tables(self.theta, self.head_dim, l, batch.ids.device())?;
-        let bias = if batch.is_unpadded() {
-            None
-        } else {
-            Some(padding_bias(&batch.mask)?)
-        };
+        let mask = (!batch.is_unpadded()).then_some(&batch.mask);
+        let bias = AttnBias::new(mask, b, l, self.heads, None, batch.ids.device())?;
         for (n, layer) in self.layers.iter().enumerate() {
             let (q, k, v) = split_heads(&proj(n, 0, &x)?, self.heads)?;
             let q = apply_rope(&q, &cos, &sin)?;
             let k = apply_rope(&k, &cos, &sin)?;
-            let ctx = attend(&q, &k, &v, bias.as_ref())?;
+            let ctx = attend(&q, &k, &v, &bias)?;
             x = add_norm(&x, &proj(n, 1, &ctx)?, &layer.ln1)?;
             let ff = proj(n, 3, &self.act.apply(&proj(n, 2, &x)?)?)?;
             x = add_norm(&x, &ff, &layer.ln2)?;
