@@ -25,16 +25,17 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
     if core.dropped.load(Ordering::SeqCst) {
         return Ok(());
     }
-    {
+    let has_writes = !core.state.read().active.is_empty();
+    if has_writes {
+        // Create the next WAL generation without holding the state lock
+        // (it fsyncs), then swap it in together with the memtable.
+        let no = core.state.write().alloc_file_no();
+        let new_wal = Arc::new(WalFile::create(&core.dir, no)?);
         let mut st = core.state.write();
-        if !st.active.is_empty() {
-            let no = st.alloc_file_no();
-            let new_wal = WalFile::create(&core.dir, no)?;
-            st.wal = Arc::new(new_wal);
-            let mem = Arc::new(std::mem::take(&mut st.active));
-            let last_seq = st.last_seq;
-            st.frozen.push(Frozen { mem, next_wal: no, last_seq });
-        }
+        st.wal = new_wal;
+        let mem = Arc::new(std::mem::take(&mut st.active));
+        let last_seq = st.last_seq;
+        st.frozen.push(Frozen { mem, next_wal: no, last_seq });
     }
     loop {
         let (mem, next_wal, last_seq, has_older, dim, seg_no, mut manifest) = {
