@@ -55,6 +55,7 @@ pub struct TextEmbedder {
     max_batch: usize,
     max_batch_tokens: usize,
     max_positions: usize,
+    parallel_batches: bool,
 }
 
 #[derive(Deserialize)]
@@ -220,6 +221,7 @@ impl TextEmbedder {
             max_batch: DEFAULT_BATCH_SIZE,
             max_batch_tokens: DEFAULT_BATCH_TOKENS,
             max_positions,
+            parallel_batches: true,
         })
     }
 
@@ -280,6 +282,12 @@ impl TextEmbedder {
         self.tokenizer
             .set_max_len(max_len.min(self.max_positions))?;
         Ok(self.tokenizer.max_len())
+    }
+
+    /// Whether several batches run at once on the rayon pool (default on CPU). Off, batches
+    /// run one after another and only candle's own matmul threading is used.
+    pub fn set_parallel_batches(&mut self, on: bool) {
+        self.parallel_batches = on;
     }
 
     /// Chooses how LoRA task adapters are applied (Jina v3; ignored otherwise).
@@ -365,11 +373,12 @@ impl TextEmbedder {
                 .zip(rows.into_iter().map(|r| truncate_normalize(r, dim)))
                 .collect())
         };
-        let done: Vec<Vec<(usize, Vec<f32>)>> = if groups.len() > 1 && self.device.is_cpu() {
-            groups.par_iter().map(run).collect::<Result<_, _>>()?
-        } else {
-            groups.iter().map(run).collect::<Result<_, _>>()?
-        };
+        let done: Vec<Vec<(usize, Vec<f32>)>> =
+            if self.parallel_batches && groups.len() > 1 && self.device.is_cpu() {
+                groups.par_iter().map(run).collect::<Result<_, _>>()?
+            } else {
+                groups.iter().map(run).collect::<Result<_, _>>()?
+            };
         let mut out = vec![Vec::new(); tokens.len()];
         for (i, v) in done.into_iter().flatten() {
             out[i] = v;

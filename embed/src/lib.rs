@@ -39,5 +39,10 @@ pub use embedder::{Embedder, TextEmbedder};
 pub use error::Error;
 pub use task::{EmbedOptions, JinaTask, Task};
 
+/// The candle version the models are built on (for benches and tools that build tensors).
+pub use candle_core;
+/// The rayon version used for parallel tokenization and batches (to size a pool for it).
+pub use rayon;
+
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

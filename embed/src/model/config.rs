@@ -208,3 +208,54 @@ impl EncoderConfig {
             .unwrap_or(20_000.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Tensor};
+
+    #[test]
+    fn gelu_is_the_exact_erf_form() {
+        // x·Φ(x), values from 0.5·x·(1 + erf(x/√2)) in float64.
+        let xs = [-3.0f32, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0];
+        let want = [
+            -0.004_049_694_3_f64,
+            -0.158_655_253_931_457_05,
+            -0.154_268_769_363_002_76,
+            0.0,
+            0.345_731_230_636_997_24,
+            0.841_344_746_068_542_9,
+            1.954_499_736_103_641_6,
+            3.999_873_309_457_873_4,
+        ];
+        let t = Tensor::new(&xs, &Device::Cpu).unwrap();
+        let erf = Activation::GeluErf
+            .apply(&t)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let tanh = Activation::GeluTanh
+            .apply(&t)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for i in 0..xs.len() {
+            assert!(
+                (erf[i] as f64 - want[i]).abs() < 2e-7,
+                "gelu({}) = {} want {}",
+                xs[i],
+                erf[i],
+                want[i]
+            );
+        }
+        // The tanh approximation is measurably different (1.5e-4 at x = 1): it must not be used for "gelu".
+        assert!((tanh[5] as f64 - want[5]).abs() > 1e-4);
+        let p = Path::new("config.json");
+        assert_eq!(Activation::parse("gelu", p).unwrap(), Activation::GeluErf);
+        assert_eq!(
+            Activation::parse("gelu_new", p).unwrap(),
+            Activation::GeluTanh
+        );
+        assert!(Activation::parse("swish", p).is_err());
+    }
+}
