@@ -6,7 +6,8 @@
 //! Run: `cargo bench -p chromite-benches --bench hnsw`
 //! Size: `CHROMITE_BENCH_N` rows (default 100000) of `CHROMITE_BENCH_DIM`
 //! dimensions (default 384), `CHROMITE_BENCH_QUERIES` queries (default 200),
-//! `CHROMITE_BENCH_THREADS` build threads (default 2). Default parameters are
+//! `CHROMITE_BENCH_THREADS` build threads (default 2), `CHROMITE_BENCH_SPACES`
+//! (default `l2,cosine,ip`). Default parameters are
 //! Chroma's: max_neighbors 16, ef_construction 100, ef_search 100.
 //!
 //! Recall, build rate and memory are measured once, before criterion runs,
@@ -24,7 +25,7 @@ use chromite_benches::{
     env_usize, filter_rows, gaussian_mixture, ground_truth, process_cpu_seconds, rate, recall,
     Dataset,
 };
-use chromite_engine::index::{plan, SegmentGraph, Selection};
+use chromite_engine::index::{plan, RowFilter, SegmentGraph};
 use chromite_engine::{HnswConfig, Space};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -44,6 +45,15 @@ fn dataset_for(s: &Setup, space: Space) -> &Dataset {
     } else {
         &s.plain
     }
+}
+
+/// `rows` as a bitset over `n` rows (what `RowFilter::Rows` builds inside).
+fn bitset(n: usize, rows: &[u32]) -> Vec<u64> {
+    let mut bits = vec![0u64; n.div_ceil(64)];
+    for &r in rows {
+        bits[r as usize / 64] |= 1 << (r % 64);
+    }
+    bits
 }
 
 /// The 1-minute load average (Linux), to judge how shared the machine was.
@@ -83,7 +93,12 @@ fn setup() -> Setup {
         filters,
         ef,
     };
+    let spaces = std::env::var("CHROMITE_BENCH_SPACES").unwrap_or_else(|_| "l2,cosine,ip".into());
     for space in [Space::L2, Space::Cosine, Space::Ip] {
+        let name = format!("{space:?}").to_lowercase();
+        if !spaces.split(',').any(|s| s.trim() == name) {
+            continue;
+        }
         let ds = dataset_for(&s, space);
         let (t, cpu0) = (Instant::now(), process_cpu_seconds());
         let g = SegmentGraph::build(&ds.vectors, dim, space, &cfg).expect("build");
@@ -102,7 +117,7 @@ fn setup() -> Setup {
         );
         let truth = ground_truth(ds, space, K, None, threads);
         let found: Vec<_> = (0..ds.query_count())
-            .map(|i| g.query(&ds.vectors, ds.query(i), K, ef, Selection::All))
+            .map(|i| g.query(&ds.vectors, ds.query(i), K, ef, RowFilter::All))
             .collect();
         eprintln!(
             "RESULT recall space={space:?} filter=none recall@{K}={:.4}",
@@ -110,7 +125,7 @@ fn setup() -> Setup {
         );
         let nq = ds.query_count();
         let (wall, cpu) = rate(3.0, |i| {
-            black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, Selection::All));
+            black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, RowFilter::All));
         });
         eprintln!(
             "RESULT qps space={space:?} filter=none single_thread_qps_wall={wall:.0} qps_per_cpu_sec={:.0}",
@@ -119,22 +134,28 @@ fn setup() -> Setup {
         for (name, rows) in &s.filters {
             let truth = ground_truth(ds, space, K, Some(rows), threads);
             let planned: Vec<_> = (0..ds.query_count())
-                .map(|i| g.query(&ds.vectors, ds.query(i), K, ef, Selection::Rows(rows)))
+                .map(|i| g.query(&ds.vectors, ds.query(i), K, ef, RowFilter::Rows(rows)))
                 .collect();
-            let allowed = |r: u32| rows.binary_search(&r).is_ok();
+            let bits = bitset(n, rows);
+            let allowed = |r: u32| bits[r as usize / 64] & (1 << (r % 64)) != 0;
             let graph_only: Vec<_> = (0..ds.query_count())
                 .map(|i| g.search(&ds.vectors, ds.query(i), K, ef, Some(&allowed)))
                 .collect();
             let (wall, cpu) = rate(2.0, |i| {
-                black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, Selection::Rows(rows)));
+                black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, RowFilter::Rows(rows)));
+            });
+            let (gwall, gcpu) = rate(2.0, |i| {
+                black_box(g.search(&ds.vectors, ds.query(i % nq), K, ef, Some(&allowed)));
             });
             eprintln!(
                 "RESULT recall space={space:?} filter={name} plan={:?} recall@{K}={:.4} graph_path_recall@{K}={:.4} \
-                 single_thread_qps_wall={wall:.0} qps_per_cpu_sec={:.0}",
-                plan(n, rows.len(), K, ef),
+                 single_thread_qps_wall={wall:.0} qps_per_cpu_sec={:.0} \
+                 graph_path_qps_wall={gwall:.0} graph_path_qps_per_cpu_sec={:.0}",
+                plan(space, n, rows.len(), K, ef),
                 recall(&planned, &truth),
                 recall(&graph_only, &truth),
-                cpu.unwrap_or(f64::NAN)
+                cpu.unwrap_or(f64::NAN),
+                gcpu.unwrap_or(f64::NAN)
             );
         }
         s.graphs.push((space, g));
@@ -153,7 +174,7 @@ fn search(c: &mut Criterion) {
         group.bench_function(format!("{space:?}/unfiltered"), |b| {
             b.iter(|| {
                 i = (i + 1) % nq;
-                black_box(g.query(&ds.vectors, ds.query(i), K, s.ef, Selection::All))
+                black_box(g.query(&ds.vectors, ds.query(i), K, s.ef, RowFilter::All))
             })
         });
         for (name, rows) in &s.filters {
@@ -163,11 +184,12 @@ fn search(c: &mut Criterion) {
             group.bench_function(format!("{space:?}/filter{name}/planned"), |b| {
                 b.iter(|| {
                     i = (i + 1) % nq;
-                    black_box(g.query(&ds.vectors, ds.query(i), K, s.ef, Selection::Rows(rows)))
+                    black_box(g.query(&ds.vectors, ds.query(i), K, s.ef, RowFilter::Rows(rows)))
                 })
             });
             if *space == Space::L2 {
-                let allowed = |r: u32| rows.binary_search(&r).is_ok();
+                let bits = bitset(ds.len(), rows);
+                let allowed = |r: u32| bits[r as usize / 64] & (1 << (r % 64)) != 0;
                 group.bench_function(format!("{space:?}/filter{name}/graph_path"), |b| {
                     b.iter(|| {
                         i = (i + 1) % nq;

@@ -4,7 +4,7 @@
 
 mod index_support;
 
-use chromite_engine::index::{exact_query, exact_top_k, SegmentGraph, Selection};
+use chromite_engine::index::{exact_query, exact_top_k, SegmentGraph, RowFilter};
 use chromite_engine::Space;
 use index_support::{config, mixture, recall, Rng};
 
@@ -25,15 +25,15 @@ fn small_filtered_sets_equal_brute_force() {
             for q in &m.queries {
                 let want = exact_top_k(&m.data, DIM, space, q, K, rows.iter().copied());
                 assert_eq!(want.len(), K.min(rows.len()));
-                assert_eq!(g.query(&m.data, q, K, 100, Selection::Rows(&rows)), want);
+                assert_eq!(g.query(&m.data, q, K, 100, RowFilter::Rows(&rows)), want);
                 let allowed = |r: u32| rows.binary_search(&r).is_ok();
-                let pred = Selection::Predicate {
+                let pred = RowFilter::Predicate {
                     allowed: &allowed,
                     matching: rows.len(),
                 };
                 assert_eq!(g.query(&m.data, q, K, 100, pred), want);
                 assert_eq!(
-                    exact_query(&m.data, DIM, space, q, K, Selection::Rows(&rows)),
+                    exact_query(&m.data, DIM, space, q, K, RowFilter::Rows(&rows)),
                     want
                 );
             }
@@ -58,7 +58,7 @@ fn filtered_graph_search_keeps_recall_and_never_leaks() {
         assert!(r >= 0.95, "1/{modulus}: recall {r}");
         // The planned query: full k, only matching rows.
         for q in &m.queries {
-            let got = g.query(&m.data, q, K, 100, Selection::Rows(&rows));
+            let got = g.query(&m.data, q, K, 100, RowFilter::Rows(&rows));
             assert_eq!(got.len(), K);
             assert!(got.iter().all(|(row, _)| allowed(*row)));
         }
@@ -78,7 +78,7 @@ fn wrong_match_estimate_still_returns_every_match() {
             q,
             K,
             100,
-            Selection::Predicate {
+            RowFilter::Predicate {
                 allowed: &allowed,
                 matching: N / 2,
             },
@@ -110,7 +110,7 @@ fn tombstoned_rows_are_never_returned() {
         let live = deleted.iter().filter(|d| !**d).count();
         let allowed = |r: u32| !deleted[r as usize];
         for q in &m.queries {
-            let sel = Selection::Predicate {
+            let sel = RowFilter::Predicate {
                 allowed: &allowed,
                 matching: live,
             };
@@ -130,7 +130,7 @@ fn tombstoned_rows_are_never_returned() {
         &m.queries[0],
         K,
         100,
-        Selection::Predicate {
+        RowFilter::Predicate {
             allowed: &allowed,
             matching: N,
         },

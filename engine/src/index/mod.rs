@@ -4,7 +4,7 @@
 //!
 //! The engine calls, per segment: [`SegmentGraph::build`] off the write
 //! path, [`SegmentGraph::save`] / [`SegmentGraph::load`] with the segment,
-//! and [`SegmentGraph::query`] with a [`Selection`] of the live, matching
+//! and [`SegmentGraph::query`] with a [`RowFilter`] of the live, matching
 //! rows; [`exact_query`] serves segments without a usable graph and
 //! [`exact_top_k`] the memtable.
 
@@ -19,5 +19,8 @@ pub mod topk;
 
 pub use exact::exact_top_k;
 pub use graph_file::HEADER_LEN as GRAPH_FILE_HEADER_LEN;
-pub use planner::{plan, Plan, Selection, EXACT_MAX_ROWS, VISITS_PER_EF};
+pub use planner::{
+    plan, Plan, RowFilter, EXACT_MAX_ROWS, MIN_GRAPH_SELECTIVITY, MIN_GRAPH_SELECTIVITY_IP,
+    VISITS_PER_EF,
+};
 pub use segment_graph::{exact_query, SegmentGraph};

@@ -13,12 +13,12 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::types::{HnswConfig, Space};
 
-use super::distance::{norm, QueryDistance};
-use super::exact::exact_top_k;
+use super::distance::{norm, prefetch, QueryDistance};
+use super::exact::{exact_top_k, scan};
 use super::graph::Graph;
 use super::graph_file::{self, GraphParams};
 use super::hnsw::{build_graph, degree};
-use super::planner::{plan, Plan, Selection};
+use super::planner::{plan, Plan, RowFilter};
 
 /// The HNSW index of one segment.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +96,10 @@ impl SegmentGraph {
         self.graph.heap_bytes() + 4 * self.norms.capacity()
     }
 
+    fn cosine_norms(&self) -> Option<&[f32]> {
+        (self.space == Space::Cosine).then_some(self.norms.as_slice())
+    }
+
     /// Approximate k-NN: up to `k` rows nearest to `query`, nearest first,
     /// with Chroma's distances, searching with beam width
     /// `max(ef_search, k)`. Rows `allowed` rejects (filtered out or deleted)
@@ -127,24 +131,28 @@ impl SegmentGraph {
             return exact_top_k(vectors, dim, self.space, query, k, rows);
         }
         let qd = QueryDistance::new(self.space, query);
+        let fetch = |r: u32| {
+            let i = r as usize;
+            prefetch(&vectors[i * dim..(i + 1) * dim]);
+        };
         let found = if self.space == Space::Cosine {
             let norms = &self.norms;
             let dist = |r: u32| {
                 let i = r as usize;
                 qd.to_with_norm(&vectors[i * dim..(i + 1) * dim], norms[i])
             };
-            self.graph.search(dist, ef_search.max(k), allowed)
+            self.graph.search(dist, fetch, ef_search.max(k), allowed)
         } else {
             let dist = |r: u32| {
                 let i = r as usize;
                 qd.to(&vectors[i * dim..(i + 1) * dim])
             };
-            self.graph.search(dist, ef_search.max(k), allowed)
+            self.graph.search(dist, fetch, ef_search.max(k), allowed)
         };
         found.into_iter().take(k).map(|s| (s.row, s.dist)).collect()
     }
 
-    /// Planned k-NN over the rows `selection` admits: an exact scan when
+    /// Planned k-NN over the rows `filter` admits: an exact scan when
     /// few rows match (see [`plan`]), otherwise a (filtered) graph search,
     /// redone exactly if it comes back short. Always returns
     /// `min(k, matching rows)` rows, nearest first, with Chroma's distances.
@@ -154,26 +162,34 @@ impl SegmentGraph {
         query: &[f32],
         k: usize,
         ef_search: usize,
-        selection: Selection<'_>,
+        filter: RowFilter<'_>,
     ) -> Vec<(u32, f32)> {
         let (dim, space, n) = (self.dim, self.space, self.len());
         if query.len() != dim || k == 0 {
             return Vec::new();
         }
-        match selection {
-            Selection::All => {
-                let found = match plan(n, n, k, ef_search) {
+        match filter {
+            RowFilter::All => {
+                let found = match plan(space, n, n, k, ef_search) {
                     Plan::Exact => Vec::new(),
                     Plan::Graph => self.search(vectors, query, k, ef_search, None),
                 };
                 if found.len() >= k.min(n) && !found.is_empty() {
                     return found;
                 }
-                exact_top_k(vectors, dim, space, query, k, 0..n as u32)
+                scan(
+                    vectors,
+                    dim,
+                    space,
+                    query,
+                    self.cosine_norms(),
+                    k,
+                    0..n as u32,
+                )
             }
-            Selection::Rows(rows) => {
+            RowFilter::Rows(rows) => {
                 let m = rows.len();
-                if plan(n, m, k, ef_search) == Plan::Graph {
+                if plan(space, n, m, k, ef_search) == Plan::Graph {
                     let mut bits = vec![0u64; n.div_ceil(64)];
                     for &r in rows.iter().filter(|&&r| (r as usize) < n) {
                         bits[r as usize / 64] |= 1 << (r % 64);
@@ -184,20 +200,29 @@ impl SegmentGraph {
                         return found;
                     }
                 }
-                exact_top_k(vectors, dim, space, query, k, rows.iter().copied())
+                scan(
+                    vectors,
+                    dim,
+                    space,
+                    query,
+                    self.cosine_norms(),
+                    k,
+                    rows.iter().copied(),
+                )
             }
-            Selection::Predicate { allowed, matching } => {
-                if plan(n, matching, k, ef_search) == Plan::Graph {
+            RowFilter::Predicate { allowed, matching } => {
+                if plan(space, n, matching, k, ef_search) == Plan::Graph {
                     let found = self.search(vectors, query, k, ef_search, Some(allowed));
                     if found.len() >= k {
                         return found;
                     }
                 }
-                exact_top_k(
+                scan(
                     vectors,
                     dim,
                     space,
                     query,
+                    self.cosine_norms(),
                     k,
                     (0..n as u32).filter(|&r| allowed(r)),
                 )
@@ -254,7 +279,7 @@ impl SegmentGraph {
     }
 }
 
-/// Exact k-NN over the rows `selection` admits, for a segment that has no
+/// Exact k-NN over the rows `filter` admits, for a segment that has no
 /// usable graph (not built yet, or being rebuilt after a failed load).
 /// Returns `min(k, matching rows)` rows, nearest first, Chroma's distances.
 pub fn exact_query(
@@ -263,16 +288,16 @@ pub fn exact_query(
     space: Space,
     query: &[f32],
     k: usize,
-    selection: Selection<'_>,
+    filter: RowFilter<'_>,
 ) -> Vec<(u32, f32)> {
     if dim == 0 {
         return Vec::new();
     }
     let n = (vectors.len() / dim) as u32;
-    match selection {
-        Selection::All => exact_top_k(vectors, dim, space, query, k, 0..n),
-        Selection::Rows(rows) => exact_top_k(vectors, dim, space, query, k, rows.iter().copied()),
-        Selection::Predicate { allowed, .. } => exact_top_k(
+    match filter {
+        RowFilter::All => exact_top_k(vectors, dim, space, query, k, 0..n),
+        RowFilter::Rows(rows) => exact_top_k(vectors, dim, space, query, k, rows.iter().copied()),
+        RowFilter::Predicate { allowed, .. } => exact_top_k(
             vectors,
             dim,
             space,
