@@ -22,6 +22,25 @@ pub struct Cli {
 pub enum Command {
     /// Serve the Chroma HTTP API (like `chroma run`).
     Run(RunArgs),
+    /// Embed stdin lines with a model and print one JSON vector per line.
+    Embed(EmbedArgs),
+}
+
+/// `chromite embed` flags.
+#[derive(Debug, Clone, Args)]
+pub struct EmbedArgs {
+    /// Model directory (or a name in the local Hugging Face cache).
+    #[arg(long, env = "CHROMITE_MODEL")]
+    pub model: String,
+    /// `query`, `passage`, or a Jina v3 task name (`retrieval.query`, `text-matching`, ...).
+    #[arg(long, default_value = "passage")]
+    pub task: String,
+    /// Output dimension (a Matryoshka dimension of the model); default the full one.
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Lines per model call.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
 }
 
 /// `chromite run` flags.
@@ -51,6 +70,20 @@ pub struct RunArgs {
     /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a tracing directive).
     #[arg(long, env = "CHROMITE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+    /// Embedding model (directory, or a name in the local Hugging Face cache) used to
+    /// embed documents sent without embeddings and `query_texts`; also env `MODEL_NAME`.
+    #[arg(long, env = "CHROMITE_MODEL")]
+    pub model: Option<String>,
+}
+
+impl RunArgs {
+    /// The model to load: `--model`/`CHROMITE_MODEL`, else `MODEL_NAME`.
+    pub fn model(&self) -> Option<String> {
+        self.model
+            .clone()
+            .or_else(|| std::env::var("MODEL_NAME").ok())
+            .filter(|m| !m.trim().is_empty())
+    }
 }
 
 /// What the router needs from the configuration.

@@ -1,30 +1,13 @@
 //! The embedder slot: documents sent without embeddings and `query_texts`
-//! are embedded by the model the server was started with (`--model`).
-//! Without one, such requests get a 400 that says how to start a server
-//! that embeds.
+//! are embedded by the model the server was started with (`--model`,
+//! a `chromite_embed::TextEmbedder`). Without one, such requests get a 400
+//! that says how to start a server that embeds.
 
 use std::sync::Arc;
 
+pub use chromite_embed::{Embedder, Task};
+
 use crate::error::{ApiError, ApiResult};
-
-/// Which side of a retrieval pair a text is (some models prefix them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmbedTask {
-    /// A search query.
-    Query,
-    /// A stored document.
-    Passage,
-}
-
-/// A text embedding model usable by the server.
-pub trait TextEmbedder: Send + Sync {
-    /// The model's name, for logs.
-    fn model_id(&self) -> String;
-    /// The vector length.
-    fn dim(&self) -> usize;
-    /// Embeds texts.
-    fn embed(&self, texts: &[&str], task: EmbedTask) -> Result<Vec<Vec<f32>>, String>;
-}
 
 /// The 400 sent when a request needs a model and none is loaded.
 pub fn no_model(what: &str) -> ApiError {
@@ -34,12 +17,20 @@ pub fn no_model(what: &str) -> ApiError {
     ))
 }
 
-/// Embeds `texts` with `embedder` on a blocking thread.
-pub async fn embed(embedder: &Arc<dyn TextEmbedder>, texts: Vec<String>, task: EmbedTask) -> ApiResult<Vec<Vec<f32>>> {
+/// Embeds `texts` with `embedder` on a blocking thread, checking the count.
+pub async fn embed(embedder: &Arc<dyn Embedder>, texts: Vec<String>, task: Task) -> ApiResult<Vec<Vec<f32>>> {
     let embedder = Arc::clone(embedder);
     crate::api::blocking(move || {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        embedder.embed(&refs, task).map_err(|e| ApiError::internal(format!("embedding failed: {e}")))
+        let vecs = embedder.embed(&refs, task).map_err(|e| ApiError::internal(format!("embedding failed: {e}")))?;
+        if vecs.len() != refs.len() {
+            return Err(ApiError::internal(format!(
+                "embedding failed: the model returned {} vectors for {} texts",
+                vecs.len(),
+                refs.len()
+            )));
+        }
+        Ok(vecs)
     })
     .await
 }

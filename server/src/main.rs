@@ -3,7 +3,11 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use chromite_server::config::{Cli, Command, RunArgs, Settings};
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use chromite_embed::{EmbedOptions, JinaTask, Task, TextEmbedder};
+use chromite_server::config::{Cli, Command, EmbedArgs, RunArgs, Settings};
 use chromite_server::{app, AppState};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -12,7 +16,80 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Embed(args) => embed(args),
     }
+}
+
+/// `chromite embed`: stdin lines -> one JSON array per line on stdout.
+fn embed(args: EmbedArgs) -> ExitCode {
+    init_tracing("warn");
+    let model = match TextEmbedder::load(&args.model) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("chromite: cannot load model {}: {e}", args.model);
+            return ExitCode::FAILURE;
+        }
+    };
+    let jina: JinaTask = match args.task.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("chromite: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let role = match jina {
+        JinaTask::RetrievalQuery => Some(Task::Query),
+        JinaTask::RetrievalPassage => Some(Task::Passage),
+        _ => None,
+    };
+    let opts = EmbedOptions { task: (!model.tasks().is_empty()).then_some(jina), dim: args.dim };
+    let run_batch = |lines: &[String]| -> Result<Vec<Vec<f32>>, chromite_embed::Error> {
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        match (role, args.dim) {
+            (Some(task), None) => model.embed(&refs, task),
+            _ => model.embed_with(&refs, &opts),
+        }
+    };
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut lines: Vec<String> = Vec::new();
+    let mut all = stdin.lock().lines();
+    loop {
+        let next = all.next();
+        let done = next.is_none();
+        match next {
+            Some(Ok(line)) => lines.push(line),
+            Some(Err(e)) => {
+                eprintln!("chromite: reading stdin: {e}");
+                return ExitCode::FAILURE;
+            }
+            None => {}
+        }
+        if lines.len() >= args.batch.max(1) || (done && !lines.is_empty()) {
+            match run_batch(&lines) {
+                Ok(vecs) => {
+                    for v in vecs {
+                        let json = serde_json::to_string(&v).unwrap_or_default();
+                        if writeln!(out, "{json}").is_err() {
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("chromite: embedding failed: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            lines.clear();
+        }
+        if done {
+            break;
+        }
+    }
+    if out.flush().is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 fn init_tracing(level: &str) {
@@ -55,7 +132,16 @@ async fn serve(args: RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("opening the store failed: {e}"))?
         .map_err(|e| format!("cannot open the store at {}: {e}", args.path.display()))?;
-    let state = AppState::new(db.clone(), Settings::from(&args));
+    let mut state = AppState::new(db.clone(), Settings::from(&args));
+    if let Some(model) = args.model() {
+        let name = model.clone();
+        let loaded = tokio::task::spawn_blocking(move || TextEmbedder::load(&name))
+            .await
+            .map_err(|e| format!("loading the model failed: {e}"))?
+            .map_err(|e| format!("cannot load the embedding model {model}: {e}"))?;
+        tracing::info!("embedding model {} loaded (dimension {})", loaded.model_id(), loaded.dim());
+        state = state.with_embedder(Arc::new(loaded));
+    }
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
         .or_else(|_| {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chromite_engine::Db;
 
 use crate::config::Settings;
-use crate::embedder::TextEmbedder;
+use crate::embedder::Embedder;
 use crate::metrics::Metrics;
 
 /// Shared handler state (cheap to clone).
@@ -17,7 +17,7 @@ pub struct AppState {
     /// Server settings.
     pub settings: Arc<Settings>,
     /// The model that embeds documents and `query_texts`, if any.
-    pub embedder: Option<Arc<dyn TextEmbedder>>,
+    pub embedder: Option<Arc<dyn Embedder>>,
     /// Request and record counters.
     pub metrics: Arc<Metrics>,
 }
@@ -29,7 +29,7 @@ impl AppState {
     }
 
     /// Adds an embedder.
-    pub fn with_embedder(mut self, embedder: Arc<dyn TextEmbedder>) -> Self {
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
         self.embedder = Some(embedder);
         self
     }

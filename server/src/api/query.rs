@@ -7,7 +7,7 @@ use chromite_engine::QueryRequest;
 
 use crate::api::blocking;
 use crate::convert;
-use crate::embedder::{self, EmbedTask};
+use crate::embedder::{self, Task};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::RecordOp;
 use crate::state::AppState;
@@ -28,7 +28,7 @@ pub async fn query(
     let query_embeddings: Vec<Vec<f32>> = match (body.query_embeddings, body.query_texts) {
         (Some(e), _) => e.into_iter().map(|e| e.0).collect(),
         (None, Some(texts)) => match &state.embedder {
-            Some(model) => embedder::embed(model, texts, EmbedTask::Query).await?,
+            Some(model) => embedder::embed(model, texts, Task::Query).await?,
             None => return Err(embedder::no_model("query_texts")),
         },
         (None, None) => return Err(ApiError::unprocessable("missing field `query_embeddings`")),

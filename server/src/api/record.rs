@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::api::blocking;
 use crate::convert;
-use crate::embedder::{self, EmbedTask};
+use crate::embedder::{self, Task};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::RecordOp;
 use crate::state::AppState;
@@ -34,7 +34,7 @@ async fn embed_documents(state: &AppState, documents: Option<&Vec<Option<String>
         .iter()
         .map(|d| d.clone().ok_or_else(|| ApiError::invalid("A record without an embedding needs a document to embed")))
         .collect::<ApiResult<Vec<String>>>()?;
-    embedder::embed(model, texts, EmbedTask::Passage).await
+    embedder::embed(model, texts, Task::Passage).await
 }
 
 /// Maps an add/upsert body onto an engine batch (embedding documents when needed).
@@ -134,7 +134,7 @@ pub async fn update(
         let targets: Vec<usize> = without.iter().copied().filter(|&i| docs[i].is_some()).collect();
         if !targets.is_empty() {
             let texts = targets.iter().map(|&i| docs[i].clone().unwrap_or_default()).collect();
-            let vecs = embedder::embed(model, texts, EmbedTask::Passage).await?;
+            let vecs = embedder::embed(model, texts, Task::Passage).await?;
             extra = targets.into_iter().zip(vecs).collect();
         }
     }
