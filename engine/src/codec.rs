@@ -19,15 +19,18 @@ use bincode::error::{DecodeError, EncodeError};
 use crate::record::WalBatch;
 use crate::types::MetadataValue;
 
-/// bincode configuration for every payload: varint integers, little endian,
-/// and an allocation limit so a corrupt length prefix cannot ask for more
-/// memory than this.
-const CONFIG: bincode::config::Configuration<
-    bincode::config::LittleEndian,
-    bincode::config::Varint,
-    bincode::config::Limit<{ 1 << 32 }>,
-> = bincode::config::standard().with_limit::<{ 1 << 32 }>();
+/// bincode configuration for encoding: varint integers, little endian.
+const CONFIG: bincode::config::Configuration = bincode::config::standard();
 
+/// Decoded memory a payload may claim per encoded byte. Every encoded
+/// element takes at least one byte and the largest in-memory element
+/// (a `String`/`Vec`/`Option<String>` header) is 24 bytes, so valid data
+/// never needs more; a corrupt length prefix cannot ask for more.
+const CLAIM_PER_BYTE: usize = 64;
+
+fn decode_with_limit<T: Decode<()>, const N: usize>(bytes: &[u8]) -> Result<(T, usize), String> {
+    bincode::decode_from_slice::<T, _>(bytes, CONFIG.with_limit::<N>()).map_err(|e| e.to_string())
+}
 // ---------------------------------------------------------------------------
 // Metadata values: tag byte + value.
 
@@ -109,7 +112,20 @@ pub(crate) fn encode<T: Encode>(value: &T) -> Vec<u8> {
 
 /// Decodes a payload that must use every byte.
 pub(crate) fn decode<T: Decode<()>>(bytes: &[u8]) -> Result<T, String> {
-    let (value, used) = bincode::decode_from_slice::<T, _>(bytes, CONFIG).map_err(|e| e.to_string())?;
+    // The allocation limit is a const generic: pick the smallest tier that
+    // covers CLAIM_PER_BYTE times the input.
+    let need = bytes.len().saturating_mul(CLAIM_PER_BYTE);
+    let (value, used) = if need <= 1 << 20 {
+        decode_with_limit::<T, { 1 << 20 }>(bytes)?
+    } else if need <= 1 << 24 {
+        decode_with_limit::<T, { 1 << 24 }>(bytes)?
+    } else if need <= 1 << 28 {
+        decode_with_limit::<T, { 1 << 28 }>(bytes)?
+    } else if need <= 1 << 32 {
+        decode_with_limit::<T, { 1 << 32 }>(bytes)?
+    } else {
+        decode_with_limit::<T, { 1 << 36 }>(bytes)?
+    };
     if used != bytes.len() {
         return Err(format!("{} trailing bytes after the payload", bytes.len() - used));
     }

@@ -9,12 +9,14 @@ use chromite_engine::*;
 use common::*;
 use proptest::prelude::*;
 
+/// An update: (id, new embedding, metadata change: None keep, Some(None) delete "k", Some(Some(v)) set).
+type UpdateOp = (u8, Option<(i8, i8)>, Option<Option<i8>>);
+
 #[derive(Debug, Clone)]
 enum Step {
     Add(Vec<(u8, i8, i8, Option<i8>)>),
     Upsert(Vec<(u8, i8, i8, Option<i8>)>),
-    /// (id, new embedding, metadata change: None keep, Some(None) delete "k", Some(Some(v)) set)
-    Update(Vec<(u8, Option<(i8, i8)>, Option<Option<i8>>)>),
+    Update(Vec<UpdateOp>),
     Delete(Vec<u8>),
     DeleteWhereGte(i8),
     GetWhereLt(i8, usize, Option<usize>),
@@ -67,7 +69,7 @@ impl Oracle {
     fn put_new(&mut self, id: String, emb: Vec<f32>, meta: Option<i8>) {
         self.next += 1;
         let doc = Some(format!("doc of {id}"));
-        self.recs.insert(id, Rec { order: self.next, emb, doc, meta: meta.map(|v| kmeta(v)) });
+        self.recs.insert(id, Rec { order: self.next, emb, doc, meta: meta.map(kmeta) });
     }
 }
 
