@@ -3,10 +3,15 @@
 //! merge), k = 10, one query vector per call.
 //!
 //! `cargo bench -p chromite-benches --bench brute_force`
-#![allow(missing_docs, reason = "criterion_group! generates an undocumented pub fn")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
 
 use chromite_benches::gaussian_mixture;
-use chromite_engine::{CollectionSpec, Db, Include, QueryRequest, RecordBatch, DEFAULT_DATABASE, DEFAULT_TENANT};
+use chromite_engine::{
+    CollectionSpec, Db, Include, QueryRequest, RecordBatch, DEFAULT_DATABASE, DEFAULT_TENANT,
+};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const N: usize = 100_000;
@@ -16,12 +21,24 @@ fn bench(c: &mut Criterion) {
     let data = gaussian_mixture(N, 32, DIM, false, 11);
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path()).unwrap();
-    let info = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "bench", CollectionSpec::default(), false).unwrap();
+    let info = db
+        .create_collection(
+            DEFAULT_TENANT,
+            DEFAULT_DATABASE,
+            "bench",
+            CollectionSpec::default(),
+            false,
+        )
+        .unwrap();
     let col = db.collection(info.id).unwrap();
     for start in (0..N).step_by(5000) {
         col.add(RecordBatch {
             ids: (start..start + 5000).map(|i| format!("id{i}")).collect(),
-            embeddings: Some((start..start + 5000).map(|i| data.vectors[i * DIM..(i + 1) * DIM].to_vec()).collect()),
+            embeddings: Some(
+                (start..start + 5000)
+                    .map(|i| data.vectors[i * DIM..(i + 1) * DIM].to_vec())
+                    .collect(),
+            ),
             ..Default::default()
         })
         .unwrap();
@@ -36,7 +53,10 @@ fn bench(c: &mut Criterion) {
             col.query(QueryRequest {
                 query_embeddings: vec![data.query(q).to_vec()],
                 n_results: 10,
-                include: Include { distances: true, ..Default::default() },
+                include: Include {
+                    distances: true,
+                    ..Default::default()
+                },
                 ..Default::default()
             })
             .unwrap()

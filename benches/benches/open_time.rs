@@ -8,7 +8,10 @@
 //! `CHROMITE_OPEN_N` changes the record count.
 //!
 //! `cargo bench -p chromite-benches --bench open_time`
-#![allow(missing_docs, reason = "criterion_group! generates an undocumented pub fn")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
 
 use std::path::PathBuf;
 
@@ -21,7 +24,13 @@ const DIM: usize = 128;
 fn build(dir: &PathBuf, n: usize) {
     let db = Db::open(dir).unwrap();
     let info = db
-        .create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "big", CollectionSpec::default(), true)
+        .create_collection(
+            DEFAULT_TENANT,
+            DEFAULT_DATABASE,
+            "big",
+            CollectionSpec::default(),
+            true,
+        )
         .unwrap();
     let col = db.collection(info.id).unwrap();
     if col.count().unwrap() >= n {
@@ -64,7 +73,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("open_{n}x{DIM}"), |b| {
         b.iter(|| {
             let db = Db::open(&dir).unwrap();
-            let info = db.get_collection_by_name(DEFAULT_TENANT, DEFAULT_DATABASE, "big").unwrap();
+            let info = db
+                .get_collection_by_name(DEFAULT_TENANT, DEFAULT_DATABASE, "big")
+                .unwrap();
             let col = db.collection(info.id).unwrap();
             assert_eq!(col.info().dimension, Some(DIM));
             drop(col);

@@ -3,7 +3,10 @@
 //! background flusher turning memtables into segments as it goes.
 //!
 //! `cargo bench -p chromite-benches --bench write_throughput`
-#![allow(missing_docs, reason = "criterion_group! generates an undocumented pub fn")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
 
 use chromite_benches::gaussian_mixture;
 use chromite_engine::{CollectionSpec, Db, RecordBatch, DEFAULT_DATABASE, DEFAULT_TENANT};
@@ -16,7 +19,15 @@ fn bench(c: &mut Criterion) {
     let data = gaussian_mixture(BATCH * 8, 0, DIM, false, 7);
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path()).unwrap();
-    let info = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "bench", CollectionSpec::default(), false).unwrap();
+    let info = db
+        .create_collection(
+            DEFAULT_TENANT,
+            DEFAULT_DATABASE,
+            "bench",
+            CollectionSpec::default(),
+            false,
+        )
+        .unwrap();
     let col = db.collection(info.id).unwrap();
     let mut next = 0usize;
     let mut g = c.benchmark_group("write_throughput");
@@ -37,7 +48,11 @@ fn bench(c: &mut Criterion) {
                             })
                             .collect(),
                     ),
-                    documents: Some((start..start + BATCH).map(|i| Some(format!("document {i}"))).collect()),
+                    documents: Some(
+                        (start..start + BATCH)
+                            .map(|i| Some(format!("document {i}")))
+                            .collect(),
+                    ),
                     ..Default::default()
                 }
             },

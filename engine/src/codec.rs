@@ -94,7 +94,11 @@ impl<C> Decode<C> for MetadataValue {
             TAG_INT_ARRAY => MetadataValue::IntArray(Decode::decode(d)?),
             TAG_FLOAT_ARRAY => MetadataValue::FloatArray(Decode::decode(d)?),
             TAG_STR_ARRAY => MetadataValue::StrArray(Decode::decode(d)?),
-            other => return Err(DecodeError::OtherString(format!("unknown metadata value tag {other}"))),
+            other => {
+                return Err(DecodeError::OtherString(format!(
+                    "unknown metadata value tag {other}"
+                )))
+            }
         })
     }
 }
@@ -127,7 +131,10 @@ pub(crate) fn decode<T: Decode<()>>(bytes: &[u8]) -> Result<T, String> {
         decode_with_limit::<T, { 1 << 36 }>(bytes)?
     };
     if used != bytes.len() {
-        return Err(format!("{} trailing bytes after the payload", bytes.len() - used));
+        return Err(format!(
+            "{} trailing bytes after the payload",
+            bytes.len() - used
+        ));
     }
     Ok(value)
 }
@@ -150,22 +157,34 @@ pub(crate) fn envelope(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8>
 }
 
 /// Checks an envelope and returns its payload.
-pub(crate) fn open_envelope<'a>(magic: &[u8; 8], version: u32, bytes: &'a [u8]) -> Result<&'a [u8], String> {
+pub(crate) fn open_envelope<'a>(
+    magic: &[u8; 8],
+    version: u32,
+    bytes: &'a [u8],
+) -> Result<&'a [u8], String> {
     if bytes.len() < ENVELOPE_HEADER_LEN {
-        return Err(format!("file is {} bytes, shorter than its {ENVELOPE_HEADER_LEN}-byte header", bytes.len()));
+        return Err(format!(
+            "file is {} bytes, shorter than its {ENVELOPE_HEADER_LEN}-byte header",
+            bytes.len()
+        ));
     }
     if &bytes[0..8] != magic {
         return Err("bad magic number".into());
     }
     let got_version = u32_at(bytes, 8);
     if got_version != version {
-        return Err(format!("unsupported format version {got_version} (expected {version})"));
+        return Err(format!(
+            "unsupported format version {got_version} (expected {version})"
+        ));
     }
     let len = u64_at(bytes, 12);
     let crc = u32_at(bytes, 20);
     let payload = &bytes[ENVELOPE_HEADER_LEN..];
     if payload.len() as u64 != len {
-        return Err(format!("payload is {} bytes, header says {len}", payload.len()));
+        return Err(format!(
+            "payload is {} bytes, header says {len}",
+            payload.len()
+        ));
     }
     if crc32fast::hash(payload) != crc {
         return Err("checksum mismatch".into());
@@ -216,7 +235,10 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Frame {
         return Frame::Bad(format!("frame length {len} is implausible"));
     }
     let Some(payload) = bytes.get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + len) else {
-        return Frame::Bad(format!("torn frame: {len} payload bytes announced, {} present", bytes.len() - FRAME_HEADER_LEN));
+        return Frame::Bad(format!(
+            "torn frame: {len} payload bytes announced, {} present",
+            bytes.len() - FRAME_HEADER_LEN
+        ));
     };
     if crc32fast::hash(payload) != crc {
         return Frame::Bad("frame checksum mismatch".into());
@@ -302,7 +324,10 @@ mod tests {
     fn torn_and_flipped_frames_are_bad() {
         let bytes = encode_frame(&batch());
         for cut in 1..bytes.len() {
-            assert!(matches!(decode_frame(&bytes[..cut]), Frame::Bad(_)), "cut at {cut}");
+            assert!(
+                matches!(decode_frame(&bytes[..cut]), Frame::Bad(_)),
+                "cut at {cut}"
+            );
         }
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
@@ -319,7 +344,9 @@ mod tests {
         assert!(open_envelope(b"TESTMAG1", 4, &e).is_err());
         let mut bad = e.clone();
         *bad.last_mut().unwrap() ^= 1;
-        assert!(open_envelope(b"TESTMAG1", 3, &bad).unwrap_err().contains("checksum"));
+        assert!(open_envelope(b"TESTMAG1", 3, &bad)
+            .unwrap_err()
+            .contains("checksum"));
         assert!(open_envelope(b"TESTMAG1", 3, &e[..e.len() - 1]).is_err());
     }
 }

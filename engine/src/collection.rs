@@ -18,8 +18,8 @@ use crate::record::{Op, StoredRecord, WalBatch};
 use crate::snapshot::{Loc2, Snapshot};
 use crate::state::Core;
 use crate::types::{
-    CollectionInfo, DeleteRequest, GetRequest, GetResult, Include, Metadata, MetadataUpdate, QueryRequest,
-    QueryResult, RecordBatch, Selection,
+    CollectionInfo, DeleteRequest, GetRequest, GetResult, Include, Metadata, MetadataUpdate,
+    QueryRequest, QueryResult, RecordBatch, Selection,
 };
 
 /// A handle to one collection. Cheap to clone.
@@ -40,7 +40,10 @@ enum Mode {
 impl Collection {
     /// The collection's current catalog entry (dimension included).
     pub fn info(&self) -> CollectionInfo {
-        let mut info = self.db.catalog_entry(self.core.id).unwrap_or_else(|| self.info.clone());
+        let mut info = self
+            .db
+            .catalog_entry(self.core.id)
+            .unwrap_or_else(|| self.info.clone());
         if info.dimension.is_none() {
             info.dimension = self.core.state.read().dimension;
         }
@@ -82,14 +85,24 @@ impl Collection {
                     locs.truncate(limit);
                 }
             }
-            let ops: Vec<Op> = locs.iter().map(|&l| Op::Delete(snap.id(l).to_string())).collect();
-            let count = if filtered { ops.len() } else { sel.ids.as_ref().map_or(0, Vec::len) };
+            let ops: Vec<Op> = locs
+                .iter()
+                .map(|&l| Op::Delete(snap.id(l).to_string()))
+                .collect();
+            let count = if filtered {
+                ops.len()
+            } else {
+                sel.ids.as_ref().map_or(0, Vec::len)
+            };
             (ops, count)
         };
         if ops.is_empty() {
             return Ok(count);
         }
-        let batch = WalBatch { first_seq: st.last_seq + 1, ops };
+        let batch = WalBatch {
+            first_seq: st.last_seq + 1,
+            ops,
+        };
         let frame = crate::codec::encode_frame(&batch);
         let wal = st.wal.clone();
         let end = wal.append(&frame).inspect_err(|_| self.core.poison())?;
@@ -105,20 +118,39 @@ impl Collection {
         let st = self.core.state.read();
         let snap = Snapshot::new(&st)?;
         let locs = select(&snap, &req.selection)?;
-        let locs: Vec<Loc2> = locs.into_iter().skip(req.offset).take(req.limit.unwrap_or(usize::MAX)).collect();
+        let locs: Vec<Loc2> = locs
+            .into_iter()
+            .skip(req.offset)
+            .take(req.limit.unwrap_or(usize::MAX))
+            .collect();
         let inc = req.include;
-        let mut out = GetResult { ids: locs.iter().map(|&l| snap.id(l).to_string()).collect(), ..Default::default() };
+        let mut out = GetResult {
+            ids: locs.iter().map(|&l| snap.id(l).to_string()).collect(),
+            ..Default::default()
+        };
         if inc.embeddings {
-            out.embeddings = Some(locs.iter().map(|&l| snap.embedding(l).map(<[f32]>::to_vec)).collect::<Result<_>>()?);
+            out.embeddings = Some(
+                locs.iter()
+                    .map(|&l| snap.embedding(l).map(<[f32]>::to_vec))
+                    .collect::<Result<_>>()?,
+            );
         }
         if inc.documents {
-            out.documents = Some(locs.iter().map(|&l| snap.document(l).map(str::to_string)).collect());
+            out.documents = Some(
+                locs.iter()
+                    .map(|&l| snap.document(l).map(str::to_string))
+                    .collect(),
+            );
         }
         if inc.metadatas {
             out.metadatas = Some(locs.iter().map(|&l| snap.metadata(l).cloned()).collect());
         }
         if inc.uris {
-            out.uris = Some(locs.iter().map(|&l| snap.uri(l).map(str::to_string)).collect());
+            out.uris = Some(
+                locs.iter()
+                    .map(|&l| snap.uri(l).map(str::to_string))
+                    .collect(),
+            );
         }
         Ok(out)
     }
@@ -142,7 +174,9 @@ impl Collection {
                 let mut seen = HashSet::new();
                 for id in ids {
                     let Some(loc) = snap.resolve(id) else {
-                        return Err(Error::Internal("Error executing plan: Internal error: Error finding id".into()));
+                        return Err(Error::Internal(
+                            "Error executing plan: Internal error: Error finding id".into(),
+                        ));
                     };
                     if seen.insert(loc) {
                         per[loc.0].push(loc.1);
@@ -236,7 +270,9 @@ impl Collection {
 }
 
 fn dimension_error(expected: usize, got: usize) -> Error {
-    Error::invalid(format!("Collection expecting embedding with dimension of {expected}, got {got}"))
+    Error::invalid(format!(
+        "Collection expecting embedding with dimension of {expected}, got {got}"
+    ))
 }
 
 /// Chroma's batch validation (`chroma-api.md` §5.1).
@@ -247,14 +283,20 @@ fn validate(b: &RecordBatch, mode: Mode) -> Result<()> {
         || b.metadatas.as_ref().is_some_and(|v| v.len() != n)
         || b.uris.as_ref().is_some_and(|v| v.len() != n);
     if ragged {
-        return Err(Error::invalid("Inconsistent number of IDs, embeddings, documents, URIs and metadatas"));
+        return Err(Error::invalid(
+            "Inconsistent number of IDs, embeddings, documents, URIs and metadatas",
+        ));
     }
     if b.ids.iter().any(String::is_empty) {
-        return Err(Error::invalid("Empty ID, ID must have at least one character"));
+        return Err(Error::invalid(
+            "Empty ID, ID must have at least one character",
+        ));
     }
     if let Some(embs) = &b.embeddings {
         if embs.iter().any(Vec::is_empty) {
-            return Err(Error::invalid("Validation error: embeddings: Each embedding must have at least 1 dimension"));
+            return Err(Error::invalid(
+                "Validation error: embeddings: Each embedding must have at least 1 dimension",
+            ));
         }
         if embs.iter().flatten().any(|x| !x.is_finite()) {
             return Err(Error::invalid(
@@ -262,7 +304,9 @@ fn validate(b: &RecordBatch, mode: Mode) -> Result<()> {
             ));
         }
     } else if mode != Mode::Update && n > 0 {
-        return Err(Error::invalid("Embeddings are required to add or upsert records"));
+        return Err(Error::invalid(
+            "Embeddings are required to add or upsert records",
+        ));
     }
     Ok(())
 }
@@ -288,7 +332,13 @@ fn merge_metadata(base: Option<Metadata>, update: MetadataUpdate) -> Option<Meta
 
 /// Resolves a write batch against the current state into puts.
 fn resolve(snap: &Snapshot<'_>, mode: Mode, batch: RecordBatch, first_seq: u64) -> Result<Vec<Op>> {
-    let RecordBatch { ids, embeddings, documents, metadatas, uris } = batch;
+    let RecordBatch {
+        ids,
+        embeddings,
+        documents,
+        metadatas,
+        uris,
+    } = batch;
     let mut embeddings = embeddings.map(|v| v.into_iter().map(Some).collect::<Vec<_>>());
     let mut documents = documents;
     let mut metadatas = metadatas;
@@ -323,7 +373,9 @@ fn resolve(snap: &Snapshot<'_>, mode: Mode, batch: RecordBatch, first_seq: u64) 
             (Mode::Add, Some(_)) | (Mode::Update, None) => continue,
             (Mode::Add | Mode::Upsert, None) => {
                 let Some(embedding) = emb else {
-                    return Err(Error::invalid("Embeddings are required to add or upsert records"));
+                    return Err(Error::invalid(
+                        "Embeddings are required to add or upsert records",
+                    ));
                 };
                 StoredRecord {
                     id: id.clone(),
@@ -361,7 +413,10 @@ fn select(snap: &Snapshot<'_>, sel: &Selection) -> Result<Vec<Loc2>> {
     let mut locs: Vec<Loc2> = match &sel.ids {
         Some(ids) => {
             let mut seen = HashSet::new();
-            ids.iter().filter_map(|id| snap.resolve(id)).filter(|l| seen.insert(*l)).collect()
+            ids.iter()
+                .filter_map(|id| snap.resolve(id))
+                .filter(|l| seen.insert(*l))
+                .collect()
         }
         None => snap
             .filtered(sel)?
@@ -377,30 +432,64 @@ fn select(snap: &Snapshot<'_>, sel: &Selection) -> Result<Vec<Loc2>> {
     Ok(locs)
 }
 
-fn materialize_query(snap: &Snapshot<'_>, hits: &[Vec<crate::search::Hit>], inc: Include) -> Result<QueryResult> {
+fn materialize_query(
+    snap: &Snapshot<'_>,
+    hits: &[Vec<crate::search::Hit>],
+    inc: Include,
+) -> Result<QueryResult> {
     let mut out = QueryResult {
-        ids: hits.iter().map(|h| h.iter().map(|x| snap.id(x.loc).to_string()).collect()).collect(),
+        ids: hits
+            .iter()
+            .map(|h| h.iter().map(|x| snap.id(x.loc).to_string()).collect())
+            .collect(),
         ..Default::default()
     };
     if inc.embeddings {
         out.embeddings = Some(
             hits.iter()
-                .map(|h| h.iter().map(|x| snap.embedding(x.loc).map(<[f32]>::to_vec)).collect::<Result<Vec<_>>>())
+                .map(|h| {
+                    h.iter()
+                        .map(|x| snap.embedding(x.loc).map(<[f32]>::to_vec))
+                        .collect::<Result<Vec<_>>>()
+                })
                 .collect::<Result<_>>()?,
         );
     }
     if inc.documents {
-        out.documents =
-            Some(hits.iter().map(|h| h.iter().map(|x| snap.document(x.loc).map(str::to_string)).collect()).collect());
+        out.documents = Some(
+            hits.iter()
+                .map(|h| {
+                    h.iter()
+                        .map(|x| snap.document(x.loc).map(str::to_string))
+                        .collect()
+                })
+                .collect(),
+        );
     }
     if inc.metadatas {
-        out.metadatas = Some(hits.iter().map(|h| h.iter().map(|x| snap.metadata(x.loc).cloned()).collect()).collect());
+        out.metadatas = Some(
+            hits.iter()
+                .map(|h| h.iter().map(|x| snap.metadata(x.loc).cloned()).collect())
+                .collect(),
+        );
     }
     if inc.uris {
-        out.uris = Some(hits.iter().map(|h| h.iter().map(|x| snap.uri(x.loc).map(str::to_string)).collect()).collect());
+        out.uris = Some(
+            hits.iter()
+                .map(|h| {
+                    h.iter()
+                        .map(|x| snap.uri(x.loc).map(str::to_string))
+                        .collect()
+                })
+                .collect(),
+        );
     }
     if inc.distances {
-        out.distances = Some(hits.iter().map(|h| h.iter().map(|x| x.dist).collect()).collect());
+        out.distances = Some(
+            hits.iter()
+                .map(|h| h.iter().map(|x| x.dist).collect())
+                .collect(),
+        );
     }
     Ok(out)
 }

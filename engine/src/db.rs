@@ -54,7 +54,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { memtable_bytes: 64 << 20, background: true, compaction: Policy::default() }
+        Options {
+            memtable_bytes: 64 << 20,
+            background: true,
+            compaction: Policy::default(),
+        }
     }
 }
 
@@ -94,9 +98,17 @@ impl Db {
             .map_err(|e| Error::io(&lock_path, e))?;
         match FileExt::try_lock_exclusive(&lock) {
             Ok(true) => {}
-            Ok(false) => return Err(Error::Locked { path: root, lock: lock_path }),
+            Ok(false) => {
+                return Err(Error::Locked {
+                    path: root,
+                    lock: lock_path,
+                })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                return Err(Error::Locked { path: root, lock: lock_path })
+                return Err(Error::Locked {
+                    path: root,
+                    lock: lock_path,
+                })
             }
             Err(e) => return Err(Error::io(&lock_path, e)),
         }
@@ -115,7 +127,9 @@ impl Db {
                 crate::fs::remove_dir_all(&entry.path())?;
             }
         }
-        let flusher = options.background.then(|| Flusher::start(options.compaction.clone()));
+        let flusher = options
+            .background
+            .then(|| Flusher::start(options.compaction.clone()));
         Ok(Db {
             inner: Arc::new(DbInner {
                 root,
@@ -150,7 +164,9 @@ impl Db {
     /// Gets a tenant; NotFound `Tenant [NAME] not found`.
     pub fn get_tenant(&self, name: &str) -> Result<Tenant> {
         if self.inner.catalog.lock().has_tenant(name) {
-            Ok(Tenant { name: name.to_string() })
+            Ok(Tenant {
+                name: name.to_string(),
+            })
         } else {
             Err(Error::NotFound(format!("Tenant [{name}] not found")))
         }
@@ -158,12 +174,22 @@ impl Db {
 
     /// Creates a database in `tenant` (Chroma allows an unknown tenant).
     pub fn create_database(&self, tenant: &str, name: &str) -> Result<Database> {
-        self.inner.change_catalog(|c| c.create_database(tenant, name))
+        self.inner
+            .change_catalog(|c| c.create_database(tenant, name))
     }
 
     /// Lists a tenant's databases ordered by name.
-    pub fn list_databases(&self, tenant: &str, limit: Option<usize>, offset: usize) -> Result<Vec<Database>> {
-        Ok(self.inner.catalog.lock().list_databases(tenant, limit, offset))
+    pub fn list_databases(
+        &self,
+        tenant: &str,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> Result<Vec<Database>> {
+        Ok(self
+            .inner
+            .catalog
+            .lock()
+            .list_databases(tenant, limit, offset))
     }
 
     /// Gets a database; NotFound `Database [NAME] not found. Are you sure it exists?`.
@@ -173,12 +199,18 @@ impl Db {
             .lock()
             .database(tenant, name)
             .cloned()
-            .ok_or_else(|| Error::NotFound(format!("Database [{name}] not found. Are you sure it exists?")))
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "Database [{name}] not found. Are you sure it exists?"
+                ))
+            })
     }
 
     /// Deletes a database and all its collections; NotFound `Database [NAME] not found`.
     pub fn delete_database(&self, tenant: &str, name: &str) -> Result<()> {
-        let ids = self.inner.change_catalog(|c| c.delete_database(tenant, name))?;
+        let ids = self
+            .inner
+            .change_catalog(|c| c.delete_database(tenant, name))?;
         for id in ids {
             self.inner.drop_collection_files(id)?;
         }
@@ -241,11 +273,23 @@ impl Db {
     }
 
     /// Gets a collection by name; NotFound `Collection [NAME] does not exist`.
-    pub fn get_collection_by_name(&self, tenant: &str, database: &str, name: &str) -> Result<CollectionInfo> {
-        let found = self.inner.catalog.lock().find(tenant, database, name).cloned();
+    pub fn get_collection_by_name(
+        &self,
+        tenant: &str,
+        database: &str,
+        name: &str,
+    ) -> Result<CollectionInfo> {
+        let found = self
+            .inner
+            .catalog
+            .lock()
+            .find(tenant, database, name)
+            .cloned();
         match found {
             Some(c) => Ok(self.inner.with_dimension(c)),
-            None => Err(Error::NotFound(format!("Collection [{name}] does not exist"))),
+            None => Err(Error::NotFound(format!(
+                "Collection [{name}] does not exist"
+            ))),
         }
     }
 
@@ -266,18 +310,23 @@ impl Db {
         new_metadata: Option<Metadata>,
         new_config: Option<ConfigUpdate>,
     ) -> Result<()> {
-        self.inner.change_catalog(|c| c.modify(id, new_name, new_metadata, new_config))
+        self.inner
+            .change_catalog(|c| c.modify(id, new_name, new_metadata, new_config))
     }
 
     /// Deletes a collection by name and frees its files.
     pub fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()> {
-        let id = self.inner.change_catalog(|c| match c.find(tenant, database, name).map(|i| i.id) {
-            Some(id) => {
-                c.remove(id);
-                Ok(id)
-            }
-            None => Err(Error::NotFound(format!("Collection [{name}] does not exist"))),
-        })?;
+        let id =
+            self.inner
+                .change_catalog(|c| match c.find(tenant, database, name).map(|i| i.id) {
+                    Some(id) => {
+                        c.remove(id);
+                        Ok(id)
+                    }
+                    None => Err(Error::NotFound(format!(
+                        "Collection [{name}] does not exist"
+                    ))),
+                })?;
         self.inner.drop_collection_files(id)
     }
 
@@ -294,10 +343,16 @@ impl Db {
     /// (trailing period, as Chroma's record routes say).
     pub fn collection(&self, id: Uuid) -> Result<Collection> {
         let Some(info) = self.inner.catalog_entry(id) else {
-            return Err(Error::NotFound(format!("Collection [{id}] does not exist.")));
+            return Err(Error::NotFound(format!(
+                "Collection [{id}] does not exist."
+            )));
         };
         let core = self.inner.core(&info)?;
-        Ok(Collection { core, db: self.inner.clone(), info })
+        Ok(Collection {
+            core,
+            db: self.inner.clone(),
+            info,
+        })
     }
 }
 
@@ -353,7 +408,9 @@ impl DbInner {
         if next.set_dimension(id, dim) {
             match next.store(&self.root) {
                 Ok(()) => *cat = next,
-                Err(e) => tracing::warn!(collection = %id, "could not record the dimension in the catalog: {e}"),
+                Err(e) => {
+                    tracing::warn!(collection = %id, "could not record the dimension in the catalog: {e}")
+                }
             }
         }
     }

@@ -35,13 +35,23 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         st.wal = new_wal;
         let mem = Arc::new(std::mem::take(&mut st.active));
         let last_seq = st.last_seq;
-        st.frozen.push(Frozen { mem, next_wal: no, last_seq });
+        st.frozen.push(Frozen {
+            mem,
+            next_wal: no,
+            last_seq,
+        });
     }
     loop {
         let (mem, next_wal, last_seq, has_older, dim, seg_no, mut manifest) = {
             let mut st = core.state.write();
             let Some(f) = st.frozen.first() else { break };
-            let t = (f.mem.clone(), f.next_wal, f.last_seq, !st.segments.is_empty(), st.dimension);
+            let t = (
+                f.mem.clone(),
+                f.next_wal,
+                f.last_seq,
+                !st.segments.is_empty(),
+                st.dimension,
+            );
             let no = st.alloc_file_no();
             (t.0, t.1, t.2, t.3, t.4, no, st.manifest.clone())
         };
@@ -57,7 +67,13 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         let seg = if records.is_empty() && tombstones.is_empty() {
             None
         } else {
-            Some(Arc::new(segment::writer::write(&core.dir, seg_no, dim.unwrap_or(0), records, tombstones)?))
+            Some(Arc::new(segment::writer::write(
+                &core.dir,
+                seg_no,
+                dim.unwrap_or(0),
+                records,
+                tombstones,
+            )?))
         };
         let old_wal_start = manifest.wal_start;
         if let Some(s) = &seg {
@@ -103,7 +119,10 @@ impl Flusher {
                 }
             })
             .ok();
-        Flusher { tx: Some(tx), handle }
+        Flusher {
+            tx: Some(tx),
+            handle,
+        }
     }
 
     /// Queues a flush of `core` (once, however often it is asked).

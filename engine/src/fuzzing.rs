@@ -10,7 +10,10 @@ pub fn wal_record(bytes: &[u8]) -> Result<usize, String> {
 
 /// Parses bytes as a single WAL frame.
 pub fn wal_frame(bytes: &[u8]) -> bool {
-    matches!(crate::codec::decode_frame(bytes), crate::codec::Frame::Batch(..))
+    matches!(
+        crate::codec::decode_frame(bytes),
+        crate::codec::Frame::Batch(..)
+    )
 }
 
 /// Checks bytes as a whole segment file; returns the number of rows.

@@ -32,7 +32,9 @@ impl PartialOrd for Hit {
 }
 impl Ord for Hit {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.dist.total_cmp(&other.dist).then(self.order.cmp(&other.order))
+        self.dist
+            .total_cmp(&other.dist)
+            .then(self.order.cmp(&other.order))
     }
 }
 
@@ -44,7 +46,10 @@ struct TopK {
 
 impl TopK {
     fn new(k: usize) -> TopK {
-        TopK { k, heap: BinaryHeap::with_capacity(k + 1) }
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
     }
     fn push(&mut self, h: Hit) {
         if self.heap.len() < self.k {
@@ -80,14 +85,22 @@ pub(crate) fn source_top_k(
             let column = seg.vectors()?;
             for &row in rows {
                 let v = &column[row * dim..(row + 1) * dim];
-                top.push(Hit { dist: distance(space, query, v), order: loaded.recs.orders[row], loc: (src, row) });
+                top.push(Hit {
+                    dist: distance(space, query, v),
+                    order: loaded.recs.orders[row],
+                    loc: (src, row),
+                });
             }
         }
         Source::Mem(_) => {
             for &row in rows {
                 let loc = (src, row);
                 let v = snap.embedding(loc)?;
-                top.push(Hit { dist: distance(space, query, v), order: snap.order(loc), loc });
+                top.push(Hit {
+                    dist: distance(space, query, v),
+                    order: snap.order(loc),
+                    loc,
+                });
             }
         }
     }

@@ -5,12 +5,12 @@
 
 use crate::error::Result;
 use crate::filter::Candidates;
-use crate::types::Selection;
 use crate::memtable::Memtable;
 use crate::segment::reader::{Loaded, Loc};
 use crate::segment::Segment;
 use crate::state::State;
 use crate::types::Metadata;
+use crate::types::Selection;
 
 /// One source of records.
 pub(crate) enum Source<'a> {
@@ -80,7 +80,9 @@ impl<'a> Snapshot<'a> {
                     if src == 0 {
                         (0..l.recs.ids.len()).collect()
                     } else {
-                        (0..l.recs.ids.len()).filter(|&r| !self.shadowed(src, &l.recs.ids[r])).collect()
+                        (0..l.recs.ids.len())
+                            .filter(|&r| !self.shadowed(src, &l.recs.ids[r]))
+                            .collect()
                     }
                 }
             };
@@ -125,7 +127,9 @@ impl<'a> Snapshot<'a> {
                     let (base, exact): (Vec<usize>, bool) = match &sel.r#where {
                         Some(w) => match seg.meta_index()?.candidates(w) {
                             Candidates::All => ((0..l.recs.ids.len()).collect(), false),
-                            Candidates::Rows { rows, exact } => (rows.into_iter().map(|r| r as usize).collect(), exact),
+                            Candidates::Rows { rows, exact } => {
+                                (rows.into_iter().map(|r| r as usize).collect(), exact)
+                            }
                         },
                         None => ((0..l.recs.ids.len()).collect(), false),
                     };

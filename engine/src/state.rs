@@ -93,7 +93,13 @@ impl Core {
     /// Creates the directory and empty manifest of a new collection.
     pub(crate) fn create_files(dir: &Path) -> Result<()> {
         crate::fs::create_dir_all(dir)?;
-        let m = Manifest { segments: Vec::new(), wal_start: 1, last_seq: 0, dimension: None, next_file_no: 2 };
+        let m = Manifest {
+            segments: Vec::new(),
+            wal_start: 1,
+            last_seq: 0,
+            dimension: None,
+            next_file_no: 2,
+        };
         m.store(dir)?;
         if let Some(parent) = dir.parent() {
             crate::fs::sync_dir(parent)?;
@@ -102,7 +108,12 @@ impl Core {
     }
 
     /// Opens a collection directory: manifest, segment headers, WAL replay.
-    pub(crate) fn open(id: Uuid, dir: PathBuf, space: Space, memtable_limit: usize) -> Result<Core> {
+    pub(crate) fn open(
+        id: Uuid,
+        dir: PathBuf,
+        space: Space,
+        memtable_limit: usize,
+    ) -> Result<Core> {
         let manifest = Manifest::load(&dir)?;
         let mut wal_nos = Vec::new();
         let mut max_no = 0u64;
@@ -165,7 +176,16 @@ impl Core {
             Some(&no) => WalFile::open_append(&dir, no, wal_len)?,
             None => WalFile::create(&dir, manifest.wal_start)?,
         });
-        let state = State { active, frozen: Vec::new(), segments, dimension, last_seq, manifest, wal, next_file_no };
+        let state = State {
+            active,
+            frozen: Vec::new(),
+            segments,
+            dimension,
+            last_seq,
+            manifest,
+            wal,
+            next_file_no,
+        };
         Ok(Core {
             id,
             dir,
@@ -191,7 +211,10 @@ impl Core {
     /// Fails if the collection was deleted.
     pub(crate) fn check_alive(&self) -> Result<()> {
         if self.dropped.load(Ordering::SeqCst) {
-            return Err(Error::NotFound(format!("Collection [{}] does not exist.", self.id)));
+            return Err(Error::NotFound(format!(
+                "Collection [{}] does not exist.",
+                self.id
+            )));
         }
         Ok(())
     }

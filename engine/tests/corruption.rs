@@ -27,7 +27,8 @@ fn three_batches(root: &Path) -> (PathBuf, uuid::Uuid) {
     for i in 0..3 {
         let a = format!("r{i}a");
         let b = format!("r{i}b");
-        c.add(batch(&[&a, &b], &[&[i as f32, 0.0], &[i as f32, 1.0]])).unwrap();
+        c.add(batch(&[&a, &b], &[&[i as f32, 0.0], &[i as f32, 1.0]]))
+            .unwrap();
     }
     let id = c.info().id;
     (root.join("collections").join(id.to_string()), id)
@@ -43,11 +44,19 @@ fn truncated_wal_tail_keeps_earlier_batches() {
     let (cdir, id) = three_batches(dir.path());
     let wal = files(&cdir, "wal-").pop().unwrap();
     let len = fs::metadata(&wal).unwrap().len();
-    OpenOptions::new().write(true).open(&wal).unwrap().set_len(len - 5).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
     let db = open(dir.path());
     assert_eq!(ids(&db, id), ["r0a", "r0b", "r1a", "r1b"]);
     // The store keeps working and the truncation is durable.
-    db.collection(id).unwrap().add(batch(&["z"], &[&[9.0, 9.0]])).unwrap();
+    db.collection(id)
+        .unwrap()
+        .add(batch(&["z"], &[&[9.0, 9.0]]))
+        .unwrap();
     drop(db);
     let db = open(dir.path());
     assert_eq!(ids(&db, id), ["r0a", "r0b", "r1a", "r1b", "z"]);
@@ -58,7 +67,12 @@ fn garbage_after_the_last_frame_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let (cdir, id) = three_batches(dir.path());
     let wal = files(&cdir, "wal-").pop().unwrap();
-    OpenOptions::new().append(true).open(&wal).unwrap().write_all(&[0xAB; 37]).unwrap();
+    OpenOptions::new()
+        .append(true)
+        .open(&wal)
+        .unwrap()
+        .write_all(&[0xAB; 37])
+        .unwrap();
     let db = open(dir.path());
     assert_eq!(ids(&db, id).len(), 6);
 }
@@ -108,10 +122,19 @@ fn flipped_byte_in_segment_vectors_is_reported() {
     flip(&seg, |_| 64 + 5); // inside the vector column
     let db = open(dir.path());
     let c = db.collection(id).unwrap();
-    let err = c.get(GetRequest { include: all(), ..Default::default() }).unwrap_err();
+    let err = c
+        .get(GetRequest {
+            include: all(),
+            ..Default::default()
+        })
+        .unwrap_err();
     expect_corrupted(err, &seg);
     let err = c
-        .query(QueryRequest { query_embeddings: vec![vec![0.0, 0.0]], n_results: 1, ..Default::default() })
+        .query(QueryRequest {
+            query_embeddings: vec![vec![0.0, 0.0]],
+            n_results: 1,
+            ..Default::default()
+        })
         .unwrap_err();
     expect_corrupted(err, &seg);
 }

@@ -17,11 +17,27 @@ const START_ENV: &str = "CHROMITE_CRASH_START";
 const PER_BATCH: usize = 10;
 
 fn open_for_crash(dir: &std::path::Path) -> Db {
-    Db::open_with(dir, Options { memtable_bytes: 16 << 10, background: true, ..Options::default() }).unwrap()
+    Db::open_with(
+        dir,
+        Options {
+            memtable_bytes: 16 << 10,
+            background: true,
+            ..Options::default()
+        },
+    )
+    .unwrap()
 }
 
 fn collection(db: &Db) -> Collection {
-    let info = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "crash", CollectionSpec::default(), true).unwrap();
+    let info = db
+        .create_collection(
+            DEFAULT_TENANT,
+            DEFAULT_DATABASE,
+            "crash",
+            CollectionSpec::default(),
+            true,
+        )
+        .unwrap();
     db.collection(info.id).unwrap()
 }
 
@@ -35,8 +51,21 @@ fn write_batch(c: &Collection, i: u64) {
     let ids = ids_of(i);
     c.add(RecordBatch {
         ids: ids.clone(),
-        embeddings: Some((0..PER_BATCH).map(|j| vec![i as f32, j as f32, 1.0]).collect()),
-        metadatas: Some((0..PER_BATCH).map(|j| Some(upd(&[("batch", Some(MetadataValue::Int(i as i64))), ("j", Some(MetadataValue::Int(j as i64)))]))).collect()),
+        embeddings: Some(
+            (0..PER_BATCH)
+                .map(|j| vec![i as f32, j as f32, 1.0])
+                .collect(),
+        ),
+        metadatas: Some(
+            (0..PER_BATCH)
+                .map(|j| {
+                    Some(upd(&[
+                        ("batch", Some(MetadataValue::Int(i as i64))),
+                        ("j", Some(MetadataValue::Int(j as i64))),
+                    ]))
+                })
+                .collect(),
+        ),
         ..Default::default()
     })
     .unwrap();
@@ -46,7 +75,9 @@ fn write_batch(c: &Collection, i: u64) {
 #[test]
 #[ignore = "child process of crash tests"]
 fn crash_child() {
-    let Ok(dir) = std::env::var(DIR_ENV) else { return };
+    let Ok(dir) = std::env::var(DIR_ENV) else {
+        return;
+    };
     let start: u64 = std::env::var(START_ENV).unwrap().parse().unwrap();
     let db = open_for_crash(std::path::Path::new(&dir));
     let c = collection(&db);
@@ -54,8 +85,14 @@ fn crash_child() {
         write_batch(&c, i);
         if i % 3 == 0 && i >= 2 {
             let victim = format!("b{}-0", i - 2);
-            c.delete(DeleteRequest { selection: Selection { ids: Some(vec![victim]), ..Default::default() }, limit: None })
-                .unwrap();
+            c.delete(DeleteRequest {
+                selection: Selection {
+                    ids: Some(vec![victim]),
+                    ..Default::default()
+                },
+                limit: None,
+            })
+            .unwrap();
         }
         println!("ack {i}");
     }
@@ -74,13 +111,22 @@ impl Rng {
 fn verify(dir: &std::path::Path, acked: u64, in_flight: u64) {
     let db = open_for_crash(dir);
     let c = collection(&db);
-    let g = c.get(GetRequest { include: all(), ..Default::default() }).unwrap();
+    let g = c
+        .get(GetRequest {
+            include: all(),
+            ..Default::default()
+        })
+        .unwrap();
     let present: std::collections::HashSet<&str> = g.ids.iter().map(String::as_str).collect();
     let embeddings = g.embeddings.as_ref().unwrap();
     for (k, id) in g.ids.iter().enumerate() {
         let (b, j) = id[1..].split_once('-').unwrap();
         let (b, j): (f32, f32) = (b.parse().unwrap(), j.parse().unwrap());
-        assert_eq!(embeddings[k], vec![b, j, 1.0], "record {id} has a wrong embedding");
+        assert_eq!(
+            embeddings[k],
+            vec![b, j, 1.0],
+            "record {id} has a wrong embedding"
+        );
     }
     for i in 0..acked {
         for (j, id) in ids_of(i).iter().enumerate() {
@@ -90,20 +136,43 @@ fn verify(dir: &std::path::Path, acked: u64, in_flight: u64) {
                 continue;
             }
             if victim && i + 2 < acked {
-                assert!(!present.contains(id.as_str()), "{id} should have been deleted (acked through {})", acked - 1);
+                assert!(
+                    !present.contains(id.as_str()),
+                    "{id} should have been deleted (acked through {})",
+                    acked - 1
+                );
             } else {
-                assert!(present.contains(id.as_str()), "acknowledged record {id} is missing (acked through {})", acked - 1);
+                assert!(
+                    present.contains(id.as_str()),
+                    "acknowledged record {id} is missing (acked through {})",
+                    acked - 1
+                );
             }
         }
     }
     // The batch in flight: all or nothing (its add is one WAL frame).
-    let n = ids_of(in_flight).iter().filter(|id| present.contains(id.as_str())).count();
-    assert!(n == 0 || n == PER_BATCH, "batch {in_flight} half applied: {n} of {PER_BATCH}");
+    let n = ids_of(in_flight)
+        .iter()
+        .filter(|id| present.contains(id.as_str()))
+        .count();
+    assert!(
+        n == 0 || n == PER_BATCH,
+        "batch {in_flight} half applied: {n} of {PER_BATCH}"
+    );
     // Nothing beyond the in-flight batch.
-    assert!(ids_of(in_flight + 1).iter().all(|id| !present.contains(id.as_str())));
+    assert!(ids_of(in_flight + 1)
+        .iter()
+        .all(|id| !present.contains(id.as_str())));
     // Ordering is first-insertion order: batches ascending.
-    let batches: Vec<u64> = g.ids.iter().map(|id| id[1..].split_once('-').unwrap().0.parse().unwrap()).collect();
-    assert!(batches.windows(2).all(|w| w[0] <= w[1]), "get order is not insertion order");
+    let batches: Vec<u64> = g
+        .ids
+        .iter()
+        .map(|id| id[1..].split_once('-').unwrap().0.parse().unwrap())
+        .collect();
+    assert!(
+        batches.windows(2).all(|w| w[0] <= w[1]),
+        "get order is not insertion order"
+    );
 }
 
 fn run_kills(kills: usize, seed: u64) {
@@ -114,7 +183,13 @@ fn run_kills(kills: usize, seed: u64) {
     let deadline = Instant::now() + Duration::from_secs(300);
     for round in 0..kills {
         let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(DIR_ENV, dir.path())
             .env(START_ENV, next.to_string())
             .stdout(Stdio::piped())
@@ -131,7 +206,9 @@ fn run_kills(kills: usize, seed: u64) {
             }
         });
         // Wait for the first ack, then kill after a random delay.
-        let first = rx.recv_timeout(Duration::from_secs(30)).expect("child made no progress");
+        let first = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("child made no progress");
         let mut last = first;
         std::thread::sleep(Duration::from_micros(rng.next() % 40_000));
         child.kill().unwrap();
@@ -144,10 +221,16 @@ fn run_kills(kills: usize, seed: u64) {
         // Resume after whatever is durably there: the in-flight batch may
         // have landed; re-adding it is a no-op.
         next = last + 1;
-        assert!(Instant::now() < deadline, "crash test too slow at round {round}");
+        assert!(
+            Instant::now() < deadline,
+            "crash test too slow at round {round}"
+        );
     }
     // The run exercised flushes (segments exist) and made progress.
-    assert!(next > kills as u64, "only {next} batches acknowledged in {kills} rounds");
+    assert!(
+        next > kills as u64,
+        "only {next} batches acknowledged in {kills} rounds"
+    );
     let db = open_for_crash(dir.path());
     let c = collection(&db);
     c.flush().unwrap();

@@ -69,7 +69,15 @@ impl Oracle {
     fn put_new(&mut self, id: String, emb: Vec<f32>, meta: Option<i8>) {
         self.next += 1;
         let doc = Some(format!("doc of {id}"));
-        self.recs.insert(id, Rec { order: self.next, emb, doc, meta: meta.map(kmeta) });
+        self.recs.insert(
+            id,
+            Rec {
+                order: self.next,
+                emb,
+                doc,
+                meta: meta.map(kmeta),
+            },
+        );
     }
 }
 
@@ -92,8 +100,18 @@ fn write_batch(recs: &[(u8, i8, i8, Option<i8>)]) -> RecordBatch {
     RecordBatch {
         ids: recs.iter().map(|r| id(r.0)).collect(),
         embeddings: Some(recs.iter().map(|r| vec![r.1 as f32, r.2 as f32]).collect()),
-        documents: Some(recs.iter().map(|r| Some(format!("doc of {}", id(r.0)))).collect()),
-        metadatas: Some(recs.iter().map(|r| r.3.map(|v| upd(&[("k", Some(MetadataValue::Int(v as i64)))]))).collect()),
+        documents: Some(
+            recs.iter()
+                .map(|r| Some(format!("doc of {}", id(r.0))))
+                .collect(),
+        ),
+        metadatas: Some(
+            recs.iter()
+                .map(|r| {
+                    r.3.map(|v| upd(&[("k", Some(MetadataValue::Int(v as i64)))]))
+                })
+                .collect(),
+        ),
         uris: None,
     }
 }
@@ -105,10 +123,22 @@ fn where_json(j: serde_json::Value) -> Option<Where> {
 fn check_all(c: &Collection, o: &Oracle) {
     let g = get_all(c);
     let want = o.sorted();
-    assert_eq!(g.ids, want.iter().map(|(id, _)| (*id).clone()).collect::<Vec<_>>());
-    assert_eq!(g.embeddings.unwrap(), want.iter().map(|(_, r)| r.emb.clone()).collect::<Vec<_>>());
-    assert_eq!(g.documents.unwrap(), want.iter().map(|(_, r)| r.doc.clone()).collect::<Vec<_>>());
-    assert_eq!(g.metadatas.unwrap(), want.iter().map(|(_, r)| r.meta.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        g.ids,
+        want.iter().map(|(id, _)| (*id).clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        g.embeddings.unwrap(),
+        want.iter().map(|(_, r)| r.emb.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        g.documents.unwrap(),
+        want.iter().map(|(_, r)| r.doc.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        g.metadatas.unwrap(),
+        want.iter().map(|(_, r)| r.meta.clone()).collect::<Vec<_>>()
+    );
     assert_eq!(c.count().unwrap(), o.recs.len());
 }
 
@@ -117,7 +147,10 @@ fn run(steps: Vec<Step>) {
     let opts = || Options {
         memtable_bytes: 1024,
         background: false,
-        compaction: compaction::Policy { trigger: 3, max_merge: 2 },
+        compaction: compaction::Policy {
+            trigger: 3,
+            max_merge: 2,
+        },
     };
     let mut db = Db::open_with(dir.path(), opts()).unwrap();
     let cid = new_collection(&db, "model").info().id;
@@ -157,18 +190,28 @@ fn run(steps: Vec<Step>) {
                     metadatas: Some(
                         changes
                             .iter()
-                            .map(|x| x.2.map(|m| upd(&[("k", m.map(|v| MetadataValue::Int(v as i64)))])))
+                            .map(|x| {
+                                x.2.map(|m| upd(&[("k", m.map(|v| MetadataValue::Int(v as i64)))]))
+                            })
                             .collect(),
                     ),
                     uris: None,
                 })
                 .unwrap();
                 // Embedding changes go in a second update (embeddings are all-or-nothing per batch).
-                let with_emb: Vec<_> = changes.iter().filter_map(|x| x.1.map(|e| (x.0, e))).collect();
+                let with_emb: Vec<_> = changes
+                    .iter()
+                    .filter_map(|x| x.1.map(|e| (x.0, e)))
+                    .collect();
                 if !with_emb.is_empty() {
                     c.update(RecordBatch {
                         ids: with_emb.iter().map(|x| id(x.0)).collect(),
-                        embeddings: Some(with_emb.iter().map(|x| vec![x.1 .0 as f32, x.1 .1 as f32]).collect()),
+                        embeddings: Some(
+                            with_emb
+                                .iter()
+                                .map(|x| vec![x.1 .0 as f32, x.1 .1 as f32])
+                                .collect(),
+                        ),
                         ..Default::default()
                     })
                     .unwrap();
@@ -191,7 +234,10 @@ fn run(steps: Vec<Step>) {
             Step::Delete(ids) => {
                 let n = c
                     .delete(DeleteRequest {
-                        selection: Selection { ids: Some(ids.iter().map(|&i| id(i)).collect()), ..Default::default() },
+                        selection: Selection {
+                            ids: Some(ids.iter().map(|&i| id(i)).collect()),
+                            ..Default::default()
+                        },
                         limit: None,
                     })
                     .unwrap();
@@ -249,7 +295,12 @@ fn run(steps: Vec<Step>) {
                 }
                 let q = vec![x as f32, y as f32];
                 let r = c
-                    .query(QueryRequest { query_embeddings: vec![q.clone()], n_results: k, include: all(), ..Default::default() })
+                    .query(QueryRequest {
+                        query_embeddings: vec![q.clone()],
+                        n_results: k,
+                        include: all(),
+                        ..Default::default()
+                    })
                     .unwrap();
                 let mut want: Vec<(f32, u64, String)> = o
                     .recs
@@ -261,8 +312,14 @@ fn run(steps: Vec<Step>) {
                     .collect();
                 want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 want.truncate(k);
-                assert_eq!(r.ids[0], want.iter().map(|w| w.2.clone()).collect::<Vec<_>>());
-                assert_eq!(r.distances.unwrap()[0], want.iter().map(|w| w.0).collect::<Vec<_>>());
+                assert_eq!(
+                    r.ids[0],
+                    want.iter().map(|w| w.2.clone()).collect::<Vec<_>>()
+                );
+                assert_eq!(
+                    r.distances.unwrap()[0],
+                    want.iter().map(|w| w.0).collect::<Vec<_>>()
+                );
             }
             Step::Flush => c.flush().unwrap(),
             Step::Compact => c.compact().unwrap(),

@@ -9,8 +9,13 @@ fn add_existing_id_is_a_no_op_and_order_is_first_insertion() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let c = new_collection(&db, "col");
-    c.add(batch(&["b", "a"], &[&[1.0, 0.0], &[0.0, 1.0]])).unwrap();
-    c.add(RecordBatch { documents: Some(vec![Some("new".into())]), ..batch(&["b"], &[&[9.0, 9.0]]) }).unwrap();
+    c.add(batch(&["b", "a"], &[&[1.0, 0.0], &[0.0, 1.0]]))
+        .unwrap();
+    c.add(RecordBatch {
+        documents: Some(vec![Some("new".into())]),
+        ..batch(&["b"], &[&[9.0, 9.0]])
+    })
+    .unwrap();
     c.add(batch(&["c"], &[&[2.0, 2.0]])).unwrap();
     let g = get_all(&c);
     assert_eq!(g.ids, ["b", "a", "c"]);
@@ -39,7 +44,10 @@ fn update_merges_metadata_and_ignores_missing_ids() {
         ids: vec!["x".into(), "missing".into()],
         embeddings: None,
         documents: Some(vec![None, Some("d".into())]),
-        metadatas: Some(vec![Some(upd(&[("x", Some(MetadataValue::Int(2))), ("z", None)])), None]),
+        metadatas: Some(vec![
+            Some(upd(&[("x", Some(MetadataValue::Int(2))), ("z", None)])),
+            None,
+        ]),
         uris: Some(vec![Some("u".into()), None]),
     })
     .unwrap();
@@ -47,7 +55,10 @@ fn update_merges_metadata_and_ignores_missing_ids() {
     assert_eq!(g.ids, ["x"]);
     assert_eq!(
         g.metadatas.unwrap()[0],
-        Some(md(&[("x", MetadataValue::Int(2)), ("y", MetadataValue::Str("keep".into()))]))
+        Some(md(&[
+            ("x", MetadataValue::Int(2)),
+            ("y", MetadataValue::Str("keep".into()))
+        ]))
     );
     assert_eq!(g.documents.unwrap()[0].as_deref(), Some("doc"));
     assert_eq!(g.uris.unwrap()[0].as_deref(), Some("u"));
@@ -81,22 +92,42 @@ fn delete_counts_and_dimension_survives() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let c = new_collection(&db, "col");
-    c.add(batch(&["a", "b", "c"], &[&[1.0, 0.0], &[0.0, 1.0], &[1.0, 1.0]])).unwrap();
-    let ids = |v: &[&str]| Selection { ids: Some(v.iter().map(|s| s.to_string()).collect()), ..Default::default() };
-    assert_eq!(c.delete(DeleteRequest { selection: ids(&["a", "b", "zz", "c"]), limit: None }).unwrap(), 4);
+    c.add(batch(
+        &["a", "b", "c"],
+        &[&[1.0, 0.0], &[0.0, 1.0], &[1.0, 1.0]],
+    ))
+    .unwrap();
+    let ids = |v: &[&str]| Selection {
+        ids: Some(v.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    };
+    assert_eq!(
+        c.delete(DeleteRequest {
+            selection: ids(&["a", "b", "zz", "c"]),
+            limit: None
+        })
+        .unwrap(),
+        4
+    );
     assert_eq!(c.delete(DeleteRequest::default()).unwrap(), 0);
     assert_eq!(c.count().unwrap(), 0);
     assert_eq!(c.info().dimension, Some(2));
     let err = c.add(batch(&["d"], &[&[1.0, 2.0, 3.0]])).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
-    assert_eq!(err.to_string(), "Collection expecting embedding with dimension of 2, got 3");
+    assert_eq!(
+        err.to_string(),
+        "Collection expecting embedding with dimension of 2, got 3"
+    );
     // re-adding a deleted id puts it at the end
-    c.add(batch(&["x", "a"], &[&[0.0, 0.0], &[5.0, 5.0]])).unwrap();
+    c.add(batch(&["x", "a"], &[&[0.0, 0.0], &[5.0, 5.0]]))
+        .unwrap();
     assert_eq!(get_all(&c).ids, ["x", "a"]);
     drop(c);
     drop(db);
     let db = open(dir.path());
-    let info = db.get_collection_by_name(DEFAULT_TENANT, DEFAULT_DATABASE, "col").unwrap();
+    let info = db
+        .get_collection_by_name(DEFAULT_TENANT, DEFAULT_DATABASE, "col")
+        .unwrap();
     assert_eq!(info.dimension, Some(2));
     let c = db.collection(info.id).unwrap();
     assert_eq!(get_all(&c).ids, ["x", "a"]);
@@ -109,9 +140,15 @@ fn validation_messages() {
     let c = new_collection(&db, "col");
     let msg = |r: Result<()>| r.unwrap_err().to_string();
     let mut b = batch(&["a", "b"], &[&[1.0]]);
-    assert_eq!(msg(c.add(b.clone())), "Inconsistent number of IDs, embeddings, documents, URIs and metadatas");
+    assert_eq!(
+        msg(c.add(b.clone())),
+        "Inconsistent number of IDs, embeddings, documents, URIs and metadatas"
+    );
     b = batch(&[""], &[&[1.0]]);
-    assert_eq!(msg(c.add(b)), "Empty ID, ID must have at least one character");
+    assert_eq!(
+        msg(c.add(b)),
+        "Empty ID, ID must have at least one character"
+    );
     assert_eq!(
         msg(c.add(batch(&["a"], &[&[]]))),
         "Validation error: embeddings: Each embedding must have at least 1 dimension"
@@ -130,20 +167,37 @@ fn query_distances_ties_and_unknown_ids() {
     let db = open(dir.path());
     for (space, expect) in [
         (Space::L2, vec![("a", 1.0), ("b", 2.0), ("c", 13.0)]),
-        (Space::Cosine, vec![("c", 0.010050476), ("a", 0.29289323), ("b", 0.29289323)]),
+        (
+            Space::Cosine,
+            vec![("c", 0.010050476), ("a", 0.29289323), ("b", 0.29289323)],
+        ),
         (Space::Ip, vec![("c", -6.0), ("b", -1.0), ("a", 0.0)]),
     ] {
         let mut spec = CollectionSpec::default();
         spec.config.hnsw.space = space;
         let name = format!("col-{space:?}");
-        let info = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, &name, spec, false).unwrap();
-        let c = db.collection(info.id).unwrap();
-        c.add(batch(&["a", "b", "c"], &[&[1.0, 0.0], &[0.0, 2.0], &[3.0, 4.0]])).unwrap();
-        let r = c
-            .query(QueryRequest { query_embeddings: vec![vec![1.0, 1.0]], n_results: 10, include: all(), ..Default::default() })
+        let info = db
+            .create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, &name, spec, false)
             .unwrap();
-        let got: Vec<(String, f32)> =
-            r.ids[0].iter().cloned().zip(r.distances.as_ref().unwrap()[0].iter().copied()).collect();
+        let c = db.collection(info.id).unwrap();
+        c.add(batch(
+            &["a", "b", "c"],
+            &[&[1.0, 0.0], &[0.0, 2.0], &[3.0, 4.0]],
+        ))
+        .unwrap();
+        let r = c
+            .query(QueryRequest {
+                query_embeddings: vec![vec![1.0, 1.0]],
+                n_results: 10,
+                include: all(),
+                ..Default::default()
+            })
+            .unwrap();
+        let got: Vec<(String, f32)> = r.ids[0]
+            .iter()
+            .cloned()
+            .zip(r.distances.as_ref().unwrap()[0].iter().copied())
+            .collect();
         assert_eq!(got.len(), 3);
         for ((gid, gd), (eid, ed)) in got.iter().zip(&expect) {
             assert_eq!(gid, eid, "{space:?}");
@@ -153,7 +207,10 @@ fn query_distances_ties_and_unknown_ids() {
             .query(QueryRequest {
                 query_embeddings: vec![vec![1.0, 1.0]],
                 n_results: 1,
-                selection: Selection { ids: Some(vec!["a".into(), "nope".into()]), ..Default::default() },
+                selection: Selection {
+                    ids: Some(vec!["a".into(), "nope".into()]),
+                    ..Default::default()
+                },
                 ..Default::default()
             })
             .unwrap_err();
@@ -168,9 +225,16 @@ fn query_distances_ties_and_unknown_ids() {
             .unwrap();
         assert_eq!(r.ids, vec![Vec::<String>::new(), vec![]]);
         let err = c
-            .query(QueryRequest { query_embeddings: vec![vec![1.0]], n_results: 1, ..Default::default() })
+            .query(QueryRequest {
+                query_embeddings: vec![vec![1.0]],
+                n_results: 1,
+                ..Default::default()
+            })
             .unwrap_err();
-        assert_eq!(err.to_string(), "Collection expecting embedding with dimension of 2, got 1");
+        assert_eq!(
+            err.to_string(),
+            "Collection expecting embedding with dimension of 2, got 1"
+        );
     }
 }
 
@@ -179,56 +243,123 @@ fn catalog_rules() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let s = CollectionSpec::default;
-    let err = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "a", s(), false).unwrap_err();
-    assert!(err.to_string().starts_with("Validation error: name: Expected a name containing 3-512"));
-    let a = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "abc", s(), false).unwrap();
-    let err = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "abc", s(), false).unwrap_err();
-    assert_eq!((err.kind(), err.to_string()), (ErrorKind::AlreadyExists, "Collection [abc] already exists".into()));
+    let err = db
+        .create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "a", s(), false)
+        .unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("Validation error: name: Expected a name containing 3-512"));
+    let a = db
+        .create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "abc", s(), false)
+        .unwrap();
+    let err = db
+        .create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "abc", s(), false)
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.to_string()),
+        (
+            ErrorKind::AlreadyExists,
+            "Collection [abc] already exists".into()
+        )
+    );
     let mut spec = s();
     spec.metadata = Some(md(&[("k", MetadataValue::Int(1))]));
-    let again = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "abc", spec, true).unwrap();
+    let again = db
+        .create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "abc", spec, true)
+        .unwrap();
     assert_eq!(again.id, a.id);
     assert_eq!(again.metadata, None);
     let mut spec = s();
     spec.metadata = Some(Metadata::new());
     assert_eq!(
-        db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "empty", spec, false).unwrap_err().to_string(),
+        db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "empty", spec, false)
+            .unwrap_err()
+            .to_string(),
         "Validation error: metadata: Metadata cannot be empty"
     );
     assert_eq!(
-        db.create_collection(DEFAULT_TENANT, "nodb", "abc", s(), false).unwrap_err().to_string(),
+        db.create_collection(DEFAULT_TENANT, "nodb", "abc", s(), false)
+            .unwrap_err()
+            .to_string(),
         "Database [nodb] does not exist"
     );
     let mut ids = vec![a.id];
     for n in ["c2x", "c3x", "c4x"] {
-        ids.push(db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, n, s(), false).unwrap().id);
+        ids.push(
+            db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, n, s(), false)
+                .unwrap()
+                .id,
+        );
     }
     ids.sort_by_key(|i| i.to_string());
-    let listed: Vec<_> = db.list_collections(DEFAULT_TENANT, DEFAULT_DATABASE, None, 0).unwrap().iter().map(|c| c.id).collect();
+    let listed: Vec<_> = db
+        .list_collections(DEFAULT_TENANT, DEFAULT_DATABASE, None, 0)
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(listed, ids);
-    let page: Vec<_> = db.list_collections(DEFAULT_TENANT, DEFAULT_DATABASE, Some(2), 1).unwrap().iter().map(|c| c.id).collect();
+    let page: Vec<_> = db
+        .list_collections(DEFAULT_TENANT, DEFAULT_DATABASE, Some(2), 1)
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(page, ids[1..3]);
-    assert_eq!(db.count_collections(DEFAULT_TENANT, DEFAULT_DATABASE).unwrap(), 4);
-    // rename onto an existing name
-    let err = db.modify_collection(a.id, Some("c2x"), None, None).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
-    db.modify_collection(a.id, Some("renamed"), Some(md(&[("c", MetadataValue::Int(3))])), None).unwrap();
-    let got = db.get_collection_by_id(a.id).unwrap();
-    assert_eq!((got.name.as_str(), got.metadata), ("renamed", Some(md(&[("c", MetadataValue::Int(3))]))));
     assert_eq!(
-        db.modify_collection(a.id, None, Some(Metadata::new()), None).unwrap_err().to_string(),
+        db.count_collections(DEFAULT_TENANT, DEFAULT_DATABASE)
+            .unwrap(),
+        4
+    );
+    // rename onto an existing name
+    let err = db
+        .modify_collection(a.id, Some("c2x"), None, None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+    db.modify_collection(
+        a.id,
+        Some("renamed"),
+        Some(md(&[("c", MetadataValue::Int(3))])),
+        None,
+    )
+    .unwrap();
+    let got = db.get_collection_by_id(a.id).unwrap();
+    assert_eq!(
+        (got.name.as_str(), got.metadata),
+        ("renamed", Some(md(&[("c", MetadataValue::Int(3))])))
+    );
+    assert_eq!(
+        db.modify_collection(a.id, None, Some(Metadata::new()), None)
+            .unwrap_err()
+            .to_string(),
         "Validation error: new_metadata: Metadata cannot be empty"
     );
     // tenants and databases
-    assert_eq!(db.get_tenant("nope").unwrap_err().to_string(), "Tenant [nope] not found");
+    assert_eq!(
+        db.get_tenant("nope").unwrap_err().to_string(),
+        "Tenant [nope] not found"
+    );
     db.create_tenant("t-one").unwrap();
-    assert_eq!(db.create_tenant("t-one").unwrap_err().kind(), ErrorKind::AlreadyExists);
+    assert_eq!(
+        db.create_tenant("t-one").unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
     db.create_database("t-one", "zdb").unwrap();
     db.create_database("t-one", "adb").unwrap();
-    let names: Vec<_> = db.list_databases("t-one", None, 0).unwrap().into_iter().map(|d| d.name).collect();
+    let names: Vec<_> = db
+        .list_databases("t-one", None, 0)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
     assert_eq!(names, ["adb", "zdb"]);
-    let in_db = db.create_collection("t-one", "adb", "inner", s(), false).unwrap();
-    db.collection(in_db.id).unwrap().add(batch(&["r"], &[&[1.0]])).unwrap();
+    let in_db = db
+        .create_collection("t-one", "adb", "inner", s(), false)
+        .unwrap();
+    db.collection(in_db.id)
+        .unwrap()
+        .add(batch(&["r"], &[&[1.0]]))
+        .unwrap();
     let cdir = dir.path().join("collections").join(in_db.id.to_string());
     assert!(cdir.exists());
     db.delete_database("t-one", "adb").unwrap();
@@ -237,25 +368,45 @@ fn catalog_rules() {
         db.collection(in_db.id).err().unwrap().to_string(),
         format!("Collection [{}] does not exist.", in_db.id)
     );
-    assert_eq!(db.delete_database("t-one", "adb").unwrap_err().to_string(), "Database [adb] not found");
+    assert_eq!(
+        db.delete_database("t-one", "adb").unwrap_err().to_string(),
+        "Database [adb] not found"
+    );
     assert_eq!(
         db.get_database("t-one", "adb").unwrap_err().to_string(),
         "Database [adb] not found. Are you sure it exists?"
     );
     // delete collection, then reset
-    db.delete_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "renamed").unwrap();
+    db.delete_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "renamed")
+        .unwrap();
     assert_eq!(
-        db.delete_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "renamed").unwrap_err().to_string(),
+        db.delete_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "renamed")
+            .unwrap_err()
+            .to_string(),
         "Collection [renamed] does not exist"
     );
     db.reset().unwrap();
-    assert_eq!(db.count_collections(DEFAULT_TENANT, DEFAULT_DATABASE).unwrap(), 0);
+    assert_eq!(
+        db.count_collections(DEFAULT_TENANT, DEFAULT_DATABASE)
+            .unwrap(),
+        0
+    );
     assert!(db.get_tenant("t-one").is_err());
-    assert_eq!(db.get_database(DEFAULT_TENANT, DEFAULT_DATABASE).unwrap().id, uuid::Uuid::nil());
+    assert_eq!(
+        db.get_database(DEFAULT_TENANT, DEFAULT_DATABASE)
+            .unwrap()
+            .id,
+        uuid::Uuid::nil()
+    );
     drop(db);
     let db = open(dir.path());
     assert!(db.get_tenant("t-one").is_err());
-    assert_eq!(std::fs::read_dir(dir.path().join("collections")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("collections"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -277,9 +428,20 @@ fn segments_flush_compact_and_reopen() {
     }
     assert!(c.segment_count() >= 1);
     let ids: Vec<String> = (0..200).step_by(2).map(|i| format!("id{i}")).collect();
-    c.delete(DeleteRequest { selection: Selection { ids: Some(ids), ..Default::default() }, limit: None }).unwrap();
-    c.update(RecordBatch { ids: vec!["id1".into()], documents: Some(vec![Some("one".into())]), ..Default::default() })
-        .unwrap();
+    c.delete(DeleteRequest {
+        selection: Selection {
+            ids: Some(ids),
+            ..Default::default()
+        },
+        limit: None,
+    })
+    .unwrap();
+    c.update(RecordBatch {
+        ids: vec!["id1".into()],
+        documents: Some(vec![Some("one".into())]),
+        ..Default::default()
+    })
+    .unwrap();
     c.flush().unwrap();
     c.compact().unwrap();
     assert_eq!(c.segment_count(), 1);
@@ -295,7 +457,12 @@ fn segments_flush_compact_and_reopen() {
     let g2 = get_all(&c);
     assert_eq!(g, g2);
     let r = c
-        .query(QueryRequest { query_embeddings: vec![vec![51.0, 1.0]], n_results: 3, include: all(), ..Default::default() })
+        .query(QueryRequest {
+            query_embeddings: vec![vec![51.0, 1.0]],
+            n_results: 3,
+            include: all(),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(r.ids[0], ["id51", "id49", "id53"]);
 }
@@ -303,7 +470,14 @@ fn segments_flush_compact_and_reopen() {
 #[test]
 fn concurrent_writers_share_the_store_while_flushing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open_with(dir.path(), Options { memtable_bytes: 8 << 10, ..Options::default() }).unwrap();
+    let db = Db::open_with(
+        dir.path(),
+        Options {
+            memtable_bytes: 8 << 10,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let c = new_collection(&db, "col");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
@@ -315,7 +489,12 @@ fn concurrent_writers_share_the_store_while_flushing() {
                 let n = c.count().unwrap();
                 assert!(n >= last, "count went backwards: {last} -> {n}");
                 last = n;
-                let g = c.get(GetRequest { limit: Some(5), ..Default::default() }).unwrap();
+                let g = c
+                    .get(GetRequest {
+                        limit: Some(5),
+                        ..Default::default()
+                    })
+                    .unwrap();
                 assert!(g.ids.len() <= 5);
             }
         })
@@ -348,8 +527,14 @@ fn concurrent_writers_share_the_store_while_flushing() {
     // Each writer's records appear in the order it wrote them.
     let g = get_all(&c);
     for t in 0..4 {
-        let mine: Vec<&String> = g.ids.iter().filter(|s| s.starts_with(&format!("t{t}-"))).collect();
-        let expect: Vec<String> = (0..50).flat_map(|i| (0..5).map(move |j| format!("t{t}-{i}-{j}"))).collect();
+        let mine: Vec<&String> = g
+            .ids
+            .iter()
+            .filter(|s| s.starts_with(&format!("t{t}-")))
+            .collect();
+        let expect: Vec<String> = (0..50)
+            .flat_map(|i| (0..5).map(move |j| format!("t{t}-{i}-{j}")))
+            .collect();
         assert_eq!(mine, expect.iter().collect::<Vec<_>>());
     }
 }

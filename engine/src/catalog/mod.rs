@@ -42,7 +42,11 @@ pub(crate) struct Catalog {
 
 impl Default for Catalog {
     fn default() -> Self {
-        let mut c = Catalog { tenants: BTreeSet::new(), databases: BTreeMap::new(), collections: HashMap::new() };
+        let mut c = Catalog {
+            tenants: BTreeSet::new(),
+            databases: BTreeMap::new(),
+            collections: HashMap::new(),
+        };
         c.ensure_defaults();
         c
     }
@@ -81,7 +85,11 @@ impl Catalog {
         let f: CatalogFile = crate::codec::decode_json(payload)?;
         let mut c = Catalog {
             tenants: f.tenants.into_iter().collect(),
-            databases: f.databases.into_iter().map(|d| ((d.tenant.clone(), d.name.clone()), d)).collect(),
+            databases: f
+                .databases
+                .into_iter()
+                .map(|d| ((d.tenant.clone(), d.name.clone()), d))
+                .collect(),
             collections: f.collections.into_iter().map(|c| (c.id, c)).collect(),
         };
         c.ensure_defaults();
@@ -106,7 +114,9 @@ impl Catalog {
     pub(crate) fn create_tenant(&mut self, name: &str) -> Result<()> {
         names::check_tenant(name)?;
         if !self.tenants.insert(name.to_string()) {
-            return Err(Error::AlreadyExists(format!("Tenant [{name}] already exists")));
+            return Err(Error::AlreadyExists(format!(
+                "Tenant [{name}] already exists"
+            )));
         }
         Ok(())
     }
@@ -121,14 +131,25 @@ impl Catalog {
         names::check_database(name)?;
         let key = (tenant.to_string(), name.to_string());
         if self.databases.contains_key(&key) {
-            return Err(Error::AlreadyExists(format!("Database [{name}] already exists")));
+            return Err(Error::AlreadyExists(format!(
+                "Database [{name}] already exists"
+            )));
         }
-        let db = Database { id: Uuid::new_v4(), name: name.to_string(), tenant: tenant.to_string() };
+        let db = Database {
+            id: Uuid::new_v4(),
+            name: name.to_string(),
+            tenant: tenant.to_string(),
+        };
         self.databases.insert(key, db.clone());
         Ok(db)
     }
 
-    pub(crate) fn list_databases(&self, tenant: &str, limit: Option<usize>, offset: usize) -> Vec<Database> {
+    pub(crate) fn list_databases(
+        &self,
+        tenant: &str,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> Vec<Database> {
         self.databases
             .range((tenant.to_string(), String::new())..)
             .take_while(|((t, _), _)| t == tenant)
@@ -144,7 +165,11 @@ impl Catalog {
 
     /// Removes a database; returns the ids of the collections it held.
     pub(crate) fn delete_database(&mut self, tenant: &str, name: &str) -> Result<Vec<Uuid>> {
-        if self.databases.remove(&(tenant.to_string(), name.to_string())).is_none() {
+        if self
+            .databases
+            .remove(&(tenant.to_string(), name.to_string()))
+            .is_none()
+        {
             return Err(Error::NotFound(format!("Database [{name}] not found")));
         }
         let ids: Vec<Uuid> = self
@@ -164,7 +189,9 @@ impl Catalog {
 
     /// The collection named `name` in `tenant`/`database`.
     pub(crate) fn find(&self, tenant: &str, database: &str, name: &str) -> Option<&CollectionInfo> {
-        self.collections.values().find(|c| c.tenant == tenant && c.database == database && c.name == name)
+        self.collections
+            .values()
+            .find(|c| c.tenant == tenant && c.database == database && c.name == name)
     }
 
     pub(crate) fn get(&self, id: Uuid) -> Option<&CollectionInfo> {
@@ -183,16 +210,22 @@ impl Catalog {
     ) -> Result<Option<CollectionInfo>> {
         names::check_collection(name)?;
         if spec.metadata.as_ref().is_some_and(|m| m.is_empty()) {
-            return Err(Error::invalid("Validation error: metadata: Metadata cannot be empty"));
+            return Err(Error::invalid(
+                "Validation error: metadata: Metadata cannot be empty",
+            ));
         }
         if self.database(tenant, database).is_none() {
-            return Err(Error::invalid(format!("Database [{database}] does not exist")));
+            return Err(Error::invalid(format!(
+                "Database [{database}] does not exist"
+            )));
         }
         if let Some(existing) = self.find(tenant, database, name) {
             if get_or_create {
                 return Ok(Some(existing.clone()));
             }
-            return Err(Error::AlreadyExists(format!("Collection [{name}] already exists")));
+            return Err(Error::AlreadyExists(format!(
+                "Collection [{name}] already exists"
+            )));
         }
         Ok(None)
     }
@@ -202,8 +235,12 @@ impl Catalog {
     }
 
     pub(crate) fn list(&self, tenant: &str, database: &str) -> Vec<CollectionInfo> {
-        let mut v: Vec<CollectionInfo> =
-            self.collections.values().filter(|c| c.tenant == tenant && c.database == database).cloned().collect();
+        let mut v: Vec<CollectionInfo> = self
+            .collections
+            .values()
+            .filter(|c| c.tenant == tenant && c.database == database)
+            .cloned()
+            .collect();
         v.sort_by_key(|c| c.id.to_string());
         v
     }
@@ -222,12 +259,16 @@ impl Catalog {
             names::check_collection(name)?;
             if let Some(other) = self.find(&current.tenant, &current.database, name) {
                 if other.id != id {
-                    return Err(Error::AlreadyExists(format!("Collection [{name}] already exists")));
+                    return Err(Error::AlreadyExists(format!(
+                        "Collection [{name}] already exists"
+                    )));
                 }
             }
         }
         if new_metadata.as_ref().is_some_and(|m| m.is_empty()) {
-            return Err(Error::invalid("Validation error: new_metadata: Metadata cannot be empty"));
+            return Err(Error::invalid(
+                "Validation error: new_metadata: Metadata cannot be empty",
+            ));
         }
         let Some(c) = self.collections.get_mut(&id) else {
             return Err(Error::NotFound(format!("Collection [{id}] does not exist")));

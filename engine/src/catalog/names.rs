@@ -10,8 +10,14 @@ fn rule_violation(name: &str, prefix: &str) -> Option<String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     let ok = (3..=512).contains(&len)
         && name.chars().all(allowed)
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if !ok {
         return Some(format!("{prefix}{RULE}{name}"));
     }
@@ -21,7 +27,9 @@ fn rule_violation(name: &str, prefix: &str) -> Option<String> {
         ));
     }
     if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Some(format!("{prefix}Expected a name that is not a valid ip address. Got {name}"));
+        return Some(format!(
+            "{prefix}Expected a name that is not a valid ip address. Got {name}"
+        ));
     }
     None
 }

@@ -33,7 +33,11 @@ fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
     let mut tombstones: Vec<&str> = Vec::new();
     for seg in segs.iter().rev() {
         let loaded = seg.loaded()?;
-        let column = if seg.rows() > 0 { seg.vectors()? } else { &[][..] };
+        let column = if seg.rows() > 0 {
+            seg.vectors()?
+        } else {
+            &[][..]
+        };
         let d = seg.dim();
         for t in &loaded.recs.tombstones {
             if seen.insert(t) && !drop_tombstones {
@@ -90,7 +94,13 @@ fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
 pub(crate) fn compact_by_policy(core: &Core, policy: &Policy) -> Result<()> {
     let _guard = core.flush_lock.lock();
     loop {
-        let sizes: Vec<u64> = core.state.read().segments.iter().map(|s| s.file_len()).collect();
+        let sizes: Vec<u64> = core
+            .state
+            .read()
+            .segments
+            .iter()
+            .map(|s| s.file_len())
+            .collect();
         match choose(&sizes, policy) {
             Choice::DoNothing => return Ok(()),
             Choice::Merge(r) => merge_locked(core, r)?,
@@ -102,7 +112,13 @@ pub(crate) fn compact_by_policy(core: &Core, policy: &Policy) -> Result<()> {
 pub(crate) fn compact_all(core: &Core) -> Result<()> {
     let _guard = core.flush_lock.lock();
     let n = core.state.read().segments.len();
-    let worth = n >= 2 || core.state.read().segments.first().is_some_and(|s| s.loaded().is_ok_and(|l| !l.recs.tombstones.is_empty()));
+    let worth = n >= 2
+        || core
+            .state
+            .read()
+            .segments
+            .first()
+            .is_some_and(|s| s.loaded().is_ok_and(|l| !l.recs.tombstones.is_empty()));
     if worth {
         merge_locked(core, 0..n)?;
     }

@@ -18,7 +18,10 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { trigger: 4, max_merge: 8 }
+        Policy {
+            trigger: 4,
+            max_merge: 8,
+        }
     }
 }
 
@@ -59,17 +62,26 @@ mod tests {
 
     #[test]
     fn below_trigger_does_nothing() {
-        let p = Policy { trigger: 4, max_merge: 3 };
+        let p = Policy {
+            trigger: 4,
+            max_merge: 3,
+        };
         assert_eq!(choose(&[], &p), Choice::DoNothing);
         assert_eq!(choose(&[1, 2, 3], &p), Choice::DoNothing);
     }
 
     #[test]
     fn picks_smallest_adjacent_run() {
-        let p = Policy { trigger: 4, max_merge: 2 };
+        let p = Policy {
+            trigger: 4,
+            max_merge: 2,
+        };
         assert_eq!(choose(&[100, 5, 6, 50], &p), Choice::Merge(1..3));
         assert_eq!(choose(&[1, 1, 1, 1], &p), Choice::Merge(0..2));
-        let p = Policy { trigger: 2, max_merge: 10 };
+        let p = Policy {
+            trigger: 2,
+            max_merge: 10,
+        };
         assert_eq!(choose(&[7, 8, 9], &p), Choice::Merge(0..3));
     }
 }

@@ -74,11 +74,16 @@ impl Header {
         h[8..12].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
         h[DIM_OFFSET..DIM_OFFSET + 4].copy_from_slice(&self.dim.to_le_bytes());
         h[ROWS_OFFSET..ROWS_OFFSET + 8].copy_from_slice(&self.rows.to_le_bytes());
-        h[VECTORS_OFFSET_OFFSET..VECTORS_OFFSET_OFFSET + 8].copy_from_slice(&self.vectors_offset.to_le_bytes());
-        h[RECORDS_OFFSET_OFFSET..RECORDS_OFFSET_OFFSET + 8].copy_from_slice(&self.records_offset.to_le_bytes());
-        h[RECORDS_LEN_OFFSET..RECORDS_LEN_OFFSET + 8].copy_from_slice(&self.records_len.to_le_bytes());
-        h[VECTORS_CRC_OFFSET..VECTORS_CRC_OFFSET + 4].copy_from_slice(&self.vectors_crc.to_le_bytes());
-        h[RECORDS_CRC_OFFSET..RECORDS_CRC_OFFSET + 4].copy_from_slice(&self.records_crc.to_le_bytes());
+        h[VECTORS_OFFSET_OFFSET..VECTORS_OFFSET_OFFSET + 8]
+            .copy_from_slice(&self.vectors_offset.to_le_bytes());
+        h[RECORDS_OFFSET_OFFSET..RECORDS_OFFSET_OFFSET + 8]
+            .copy_from_slice(&self.records_offset.to_le_bytes());
+        h[RECORDS_LEN_OFFSET..RECORDS_LEN_OFFSET + 8]
+            .copy_from_slice(&self.records_len.to_le_bytes());
+        h[VECTORS_CRC_OFFSET..VECTORS_CRC_OFFSET + 4]
+            .copy_from_slice(&self.vectors_crc.to_le_bytes());
+        h[RECORDS_CRC_OFFSET..RECORDS_CRC_OFFSET + 4]
+            .copy_from_slice(&self.records_crc.to_le_bytes());
         let crc = crc32fast::hash(&h[..HEADER_CRC_OFFSET]);
         h[HEADER_CRC_OFFSET..].copy_from_slice(&crc.to_le_bytes());
         h
@@ -88,7 +93,10 @@ impl Header {
     pub(crate) fn decode(bytes: &[u8], file_len: u64) -> Result<Header, String> {
         use crate::codec::{u32_at, u64_at};
         if bytes.len() < HEADER_LEN {
-            return Err(format!("file is {} bytes, shorter than the {HEADER_LEN}-byte header", bytes.len()));
+            return Err(format!(
+                "file is {} bytes, shorter than the {HEADER_LEN}-byte header",
+                bytes.len()
+            ));
         }
         if &bytes[..8] != SEGMENT_MAGIC {
             return Err("bad magic number".into());
@@ -114,7 +122,9 @@ impl Header {
             .checked_mul(h.dim as u64)
             .and_then(|n| n.checked_mul(4))
             .ok_or("vector column size overflows")?;
-        if h.vectors_offset != HEADER_LEN as u64 || h.vectors_offset.checked_add(vec_bytes) != Some(h.records_offset) {
+        if h.vectors_offset != HEADER_LEN as u64
+            || h.vectors_offset.checked_add(vec_bytes) != Some(h.records_offset)
+        {
             return Err("inconsistent section offsets".into());
         }
         if h.records_offset.checked_add(h.records_len) != Some(file_len) {
@@ -134,7 +144,10 @@ pub(crate) fn path(dir: &Path, no: u64) -> PathBuf {
 
 /// Parses a segment file name back into its number.
 pub(crate) fn parse_name(name: &str) -> Option<u64> {
-    name.strip_prefix("seg-")?.strip_suffix(".seg")?.parse().ok()
+    name.strip_prefix("seg-")?
+        .strip_suffix(".seg")?
+        .parse()
+        .ok()
 }
 
 /// Checks a whole segment image (header, both checksums, records decode);

@@ -46,7 +46,10 @@ impl Segment {
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         if len < HEADER_LEN as u64 {
-            return Err(Error::corrupted(&path, format!("file is {len} bytes, shorter than the segment header")));
+            return Err(Error::corrupted(
+                &path,
+                format!("file is {len} bytes, shorter than the segment header"),
+            ));
         }
         #[allow(unsafe_code)]
         // SAFETY: segment files are immutable once renamed into place: the
@@ -57,7 +60,15 @@ impl Segment {
         // other cooperating process modifies it either.
         let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
         let header = Header::decode(&mmap, len).map_err(|d| Error::corrupted(&path, d))?;
-        Ok(Segment { path, file_no, header, mmap, loaded: OnceLock::new(), meta_index: OnceLock::new(), vectors_ok: OnceLock::new() })
+        Ok(Segment {
+            path,
+            file_no,
+            header,
+            mmap,
+            loaded: OnceLock::new(),
+            meta_index: OnceLock::new(),
+            vectors_ok: OnceLock::new(),
+        })
     }
 
     /// Number of live rows.
@@ -79,7 +90,8 @@ impl Segment {
     pub(crate) fn loaded(&self) -> Result<&Loaded> {
         let r = self.loaded.get_or_init(|| {
             let h = &self.header;
-            let bytes = &self.mmap[h.records_offset as usize..(h.records_offset + h.records_len) as usize];
+            let bytes =
+                &self.mmap[h.records_offset as usize..(h.records_offset + h.records_len) as usize];
             if crc32fast::hash(bytes) != h.records_crc {
                 return Err("records section checksum mismatch".into());
             }
@@ -95,7 +107,8 @@ impl Segment {
             }
             Ok(Loaded { recs, index })
         });
-        r.as_ref().map_err(|d| Error::corrupted(&self.path, d.clone()))
+        r.as_ref()
+            .map_err(|d| Error::corrupted(&self.path, d.clone()))
     }
 
     /// The metadata index of this segment, built on first use.
@@ -105,7 +118,14 @@ impl Segment {
         }
         let loaded = self.loaded()?;
         Ok(self.meta_index.get_or_init(|| {
-            MetadataIndex::build(loaded.recs.metadatas.iter().enumerate().map(|(row, m)| (row as u32, m.as_ref())))
+            MetadataIndex::build(
+                loaded
+                    .recs
+                    .metadatas
+                    .iter()
+                    .enumerate()
+                    .map(|(row, m)| (row as u32, m.as_ref())),
+            )
         }))
     }
 
@@ -120,8 +140,10 @@ impl Segment {
             }
             Ok(())
         });
-        ok.as_ref().map_err(|d| Error::corrupted(&self.path, d.clone()))?;
-        bytemuck::try_cast_slice::<u8, f32>(bytes)
-            .map_err(|e| Error::corrupted(&self.path, format!("vector column is not f32-aligned: {e}")))
+        ok.as_ref()
+            .map_err(|d| Error::corrupted(&self.path, d.clone()))?;
+        bytemuck::try_cast_slice::<u8, f32>(bytes).map_err(|e| {
+            Error::corrupted(&self.path, format!("vector column is not f32-aligned: {e}"))
+        })
     }
 }

@@ -33,11 +33,20 @@ impl SegmentRecords {
     pub(crate) fn decode(bytes: &[u8], rows: u64) -> Result<SegmentRecords, String> {
         let r: SegmentRecords = crate::codec::decode(bytes)?;
         let n = rows as usize;
-        if r.ids.len() != n || r.orders.len() != n || r.documents.len() != n || r.metadatas.len() != n || r.uris.len() != n
+        if r.ids.len() != n
+            || r.orders.len() != n
+            || r.documents.len() != n
+            || r.metadatas.len() != n
+            || r.uris.len() != n
         {
-            return Err(format!("records section columns do not all have {rows} rows"));
+            return Err(format!(
+                "records section columns do not all have {rows} rows"
+            ));
         }
-        if r.metadatas.iter().any(|m| m.as_ref().is_some_and(|m| m.is_empty())) {
+        if r.metadatas
+            .iter()
+            .any(|m| m.as_ref().is_some_and(|m| m.is_empty()))
+        {
             return Err("records section holds an empty metadata map".into());
         }
         Ok(r)

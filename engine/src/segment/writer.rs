@@ -24,7 +24,12 @@ pub(crate) fn write(
     let path = super::path(dir, file_no);
     let tmp = path.with_extension("tmp");
     let io = |e| Error::io(&tmp, e);
-    let file = OpenOptions::new().create(true).truncate(true).write(true).open(&tmp).map_err(io)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&tmp)
+        .map_err(io)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     w.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
     let mut vcrc = crc32fast::Hasher::new();
@@ -62,7 +67,9 @@ pub(crate) fn write(
     };
     w.seek(SeekFrom::Start(0)).map_err(io)?;
     w.write_all(&header.encode()).map_err(io)?;
-    let file = w.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
+    let file = w
+        .into_inner()
+        .map_err(|e| Error::io(&tmp, e.into_error()))?;
     file.sync_all().map_err(io)?;
     drop(file);
     std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;

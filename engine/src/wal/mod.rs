@@ -39,5 +39,8 @@ pub(crate) fn path(dir: &Path, no: u64) -> PathBuf {
 
 /// Parses a WAL file name back into its generation number.
 pub(crate) fn parse_name(name: &str) -> Option<u64> {
-    name.strip_prefix("wal-")?.strip_suffix(".log")?.parse().ok()
+    name.strip_prefix("wal-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
 }

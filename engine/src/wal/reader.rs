@@ -17,10 +17,16 @@ pub(crate) struct Replay {
 
 /// Parses WAL bytes (header + frames); returns the good batches, the valid
 /// length and, if the tail was bad, why. Pure: used by recovery and fuzzing.
-pub(crate) fn parse(bytes: &[u8]) -> std::result::Result<(Vec<WalBatch>, usize, Option<String>), String> {
+pub(crate) fn parse(
+    bytes: &[u8],
+) -> std::result::Result<(Vec<WalBatch>, usize, Option<String>), String> {
     if bytes.len() < super::WAL_HEADER_LEN {
         // A crash while creating the file: treat as empty.
-        return Ok((Vec::new(), 0, Some(format!("torn file header ({} bytes)", bytes.len()))));
+        return Ok((
+            Vec::new(),
+            0,
+            Some(format!("torn file header ({} bytes)", bytes.len())),
+        ));
     }
     if &bytes[..8] != super::WAL_MAGIC {
         return Err("bad magic number".into());
@@ -55,17 +61,27 @@ pub(crate) fn replay(dir: &Path, no: u64) -> Result<Replay> {
             discarded_bytes = bytes.len() - valid,
             "WAL tail is torn or corrupt ({why}); truncating it"
         );
-        let f = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let f = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         if valid == 0 {
             // Rewrite a torn header.
             use std::io::Write;
             f.set_len(0).map_err(|e| Error::io(&path, e))?;
-            (&f).write_all(&super::header()).map_err(|e| Error::io(&path, e))?;
+            (&f).write_all(&super::header())
+                .map_err(|e| Error::io(&path, e))?;
             f.sync_all().map_err(|e| Error::io(&path, e))?;
-            return Ok(Replay { batches, valid_len: super::WAL_HEADER_LEN as u64 });
+            return Ok(Replay {
+                batches,
+                valid_len: super::WAL_HEADER_LEN as u64,
+            });
         }
         f.set_len(valid as u64).map_err(|e| Error::io(&path, e))?;
         f.sync_all().map_err(|e| Error::io(&path, e))?;
     }
-    Ok(Replay { batches, valid_len: valid as u64 })
+    Ok(Replay {
+        batches,
+        valid_len: valid as u64,
+    })
 }

@@ -36,24 +36,40 @@ impl WalFile {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        file.write_all(&super::header()).map_err(|e| Error::io(&path, e))?;
+        file.write_all(&super::header())
+            .map_err(|e| Error::io(&path, e))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         crate::fs::sync_dir(dir)?;
         let len = super::WAL_HEADER_LEN as u64;
-        Ok(WalFile { path, file, written: AtomicU64::new(len), synced: Mutex::new(len) })
+        Ok(WalFile {
+            path,
+            file,
+            written: AtomicU64::new(len),
+            synced: Mutex::new(len),
+        })
     }
 
     /// Opens an existing generation for appending at `len` (its valid length,
     /// after recovery truncated any bad tail).
     pub(crate) fn open_append(dir: &Path, no: u64, len: u64) -> Result<WalFile> {
         let path = super::path(dir, no);
-        let file = OpenOptions::new().append(true).open(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(WalFile { path, file, written: AtomicU64::new(len), synced: Mutex::new(len) })
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(WalFile {
+            path,
+            file,
+            written: AtomicU64::new(len),
+            synced: Mutex::new(len),
+        })
     }
 
     /// Writes one frame (no fsync); returns the end offset to pass to `sync_to`.
     pub(crate) fn append(&self, frame: &[u8]) -> Result<u64> {
-        (&self.file).write_all(frame).map_err(|e| Error::io(&self.path, e))?;
+        (&self.file)
+            .write_all(frame)
+            .map_err(|e| Error::io(&self.path, e))?;
         Ok(self.written.fetch_add(frame.len() as u64, Ordering::SeqCst) + frame.len() as u64)
     }
 
@@ -64,7 +80,9 @@ impl WalFile {
             return Ok(());
         }
         let target = self.written.load(Ordering::SeqCst);
-        self.file.sync_data().map_err(|e| Error::io(&self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(&self.path, e))?;
         *synced = target;
         Ok(())
     }

@@ -8,20 +8,42 @@ pub fn open(dir: &std::path::Path) -> Db {
 }
 
 pub fn open_small(dir: &std::path::Path, memtable_bytes: usize) -> Db {
-    Db::open_with(dir, Options { memtable_bytes, background: false, ..Options::default() }).expect("open")
+    Db::open_with(
+        dir,
+        Options {
+            memtable_bytes,
+            background: false,
+            ..Options::default()
+        },
+    )
+    .expect("open")
 }
 
 pub fn new_collection(db: &Db, name: &str) -> Collection {
-    let info = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, name, CollectionSpec::default(), false).unwrap();
+    let info = db
+        .create_collection(
+            DEFAULT_TENANT,
+            DEFAULT_DATABASE,
+            name,
+            CollectionSpec::default(),
+            false,
+        )
+        .unwrap();
     db.collection(info.id).unwrap()
 }
 
 pub fn md(pairs: &[(&str, MetadataValue)]) -> Metadata {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 pub fn upd(pairs: &[(&str, Option<MetadataValue>)]) -> MetadataUpdate {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 pub fn batch(ids: &[&str], embs: &[&[f32]]) -> RecordBatch {
@@ -33,16 +55,29 @@ pub fn batch(ids: &[&str], embs: &[&[f32]]) -> RecordBatch {
 }
 
 pub fn all() -> Include {
-    Include { embeddings: true, documents: true, metadatas: true, uris: true, distances: true }
+    Include {
+        embeddings: true,
+        documents: true,
+        metadatas: true,
+        uris: true,
+        distances: true,
+    }
 }
 
 pub fn get_all(c: &Collection) -> GetResult {
-    c.get(GetRequest { include: all(), ..Default::default() }).unwrap()
+    c.get(GetRequest {
+        include: all(),
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 pub fn get_ids(c: &Collection, ids: &[&str]) -> GetResult {
     c.get(GetRequest {
-        selection: Selection { ids: Some(ids.iter().map(|s| s.to_string()).collect()), ..Default::default() },
+        selection: Selection {
+            ids: Some(ids.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        },
         include: all(),
         ..Default::default()
     })
