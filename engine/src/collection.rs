@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::db::DbInner;
 use crate::error::{Error, Result};
+use crate::graphs::GraphStatus;
 use crate::record::{Op, StoredRecord, WalBatch};
 use crate::snapshot::{Loc2, Snapshot};
 use crate::state::Core;
@@ -193,12 +194,17 @@ impl Collection {
         }
         let space = self.core.space;
         let k = req.n_results;
+        // The current value: `modify_collection` may have changed it.
+        let ef_search = self
+            .db
+            .catalog_entry(self.core.id)
+            .map_or(self.info.config.hnsw.ef_search, |i| i.config.hnsw.ef_search);
         let hits: Vec<Vec<crate::search::Hit>> = if st.dimension.is_none() {
             vec![Vec::new(); req.query_embeddings.len()]
         } else {
             req.query_embeddings
                 .par_iter()
-                .map(|q| crate::search::top_k(&snap, space, q, &allowed, k))
+                .map(|q| crate::search::top_k(&snap, space, q, &allowed, k, ef_search))
                 .collect::<Result<_>>()?
         };
         materialize_query(&snap, &hits, req.include)
@@ -221,6 +227,37 @@ impl Collection {
     /// records so their disk space comes back.
     pub fn compact(&self) -> Result<()> {
         crate::compaction::merge::compact_all(&self.core)
+    }
+
+    /// Flushes the memtable, then compacts and vacuums as the store's
+    /// policy asks: what the background worker does after a write passes
+    /// the memtable threshold, run now.
+    pub fn maintain(&self) -> Result<()> {
+        crate::flush::flush(&self.core)?;
+        crate::compaction::merge::compact_by_policy(&self.core, &self.db.options().compaction)
+    }
+
+    /// The state of the segments' HNSW graphs (for tests and tools).
+    pub fn graph_status(&self) -> GraphStatus {
+        self.core.graph_status()
+    }
+
+    /// Waits until every non-empty segment has a published graph, or
+    /// `timeout` passes; returns whether they all do. Queries never need
+    /// this (a segment without a graph is searched exactly); tests and
+    /// benchmarks use it to measure the graph path.
+    pub fn wait_for_graphs(&self, timeout: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            let s = self.graph_status();
+            if s.ready == s.segments {
+                return true;
+            }
+            if std::time::Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     /// Number of segment files (for tests and tools).

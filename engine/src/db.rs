@@ -31,6 +31,7 @@ use crate::collection::Collection;
 use crate::compaction::Policy;
 use crate::error::{Error, Result};
 use crate::flush::Flusher;
+use crate::graphs::GraphBuilder;
 use crate::state::Core;
 use crate::types::{CollectionInfo, CollectionSpec, ConfigUpdate, Database, Metadata, Tenant};
 
@@ -69,6 +70,7 @@ pub(crate) struct DbInner {
     catalog: Mutex<Catalog>,
     cores: Mutex<HashMap<Uuid, Arc<Core>>>,
     flusher: Option<Flusher>,
+    graph_builder: GraphBuilder,
     _lock: File,
 }
 
@@ -137,6 +139,7 @@ impl Db {
                 catalog: Mutex::new(catalog),
                 cores: Mutex::new(HashMap::new()),
                 flusher,
+                graph_builder: GraphBuilder::start(),
                 _lock: lock,
             }),
         })
@@ -311,7 +314,13 @@ impl Db {
         new_config: Option<ConfigUpdate>,
     ) -> Result<()> {
         self.inner
-            .change_catalog(|c| c.modify(id, new_name, new_metadata, new_config))
+            .change_catalog(|c| c.modify(id, new_name, new_metadata, new_config))?;
+        // Graphs built from now on use the new parameters.
+        let core = self.inner.cores.lock().get(&id).cloned();
+        if let (Some(core), Some(info)) = (core, self.inner.catalog_entry(id)) {
+            *core.graphs.cfg.lock() = info.config.hnsw;
+        }
+        Ok(())
     }
 
     /// Deletes a collection by name and frees its files.
@@ -396,9 +405,16 @@ impl DbInner {
             self.collection_dir(info.id),
             info.config.hnsw.space,
             self.options.memtable_bytes,
+            self.graph_builder
+                .ctx(info.config.hnsw.space, info.config.hnsw.clone()),
         )?);
         cores.insert(info.id, core.clone());
         Ok(core)
+    }
+
+    /// The options the store was opened with.
+    pub(crate) fn options(&self) -> &Options {
+        &self.options
     }
 
     /// Records the dimension fixed by a collection's first write.

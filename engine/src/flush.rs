@@ -87,6 +87,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         {
             let mut st = core.state.write();
             if let Some(s) = seg {
+                core.graphs.request_build(&s);
                 st.segments.push(s);
             }
             st.frozen.remove(0);

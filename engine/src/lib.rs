@@ -46,6 +46,7 @@ pub mod error;
 pub mod filter;
 mod flush;
 mod fs;
+mod graphs;
 pub mod index;
 mod memtable;
 mod record;
@@ -60,6 +61,7 @@ pub use collection::Collection;
 pub use db::{Db, Options, DEFAULT_DATABASE, DEFAULT_TENANT};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Where, WhereDocument};
+pub use graphs::GraphStatus;
 pub use types::*;
 
 #[doc(hidden)]

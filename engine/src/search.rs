@@ -1,13 +1,16 @@
 //! k-NN search over a snapshot: each source produces its own top-k among
 //! the rows the caller allows (visible and matching the filters), then the
-//! per-source lists are merged. A source's step is [`source_top_k`]; it is
-//! the seam where a per-segment vector index replaces brute force.
+//! per-source lists are merged. A source's step is [`source_top_k`]: brute
+//! force for memtables; for a segment, its HNSW graph through the planner
+//! (`index::SegmentGraph::query`) once the background builder has published
+//! it, an exact scan until then.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::error::Result;
 use crate::index::distance::distance;
+use crate::index::{exact_query, RowFilter};
 use crate::snapshot::{Loc2, Snapshot, Source};
 use crate::types::Space;
 
@@ -66,7 +69,10 @@ impl TopK {
     }
 }
 
-/// The k nearest of `rows` in source `src` (brute force).
+/// The k nearest of `rows` (visible, matching rows of source `src`).
+/// A segment is searched through its graph when it has one (beam width
+/// `ef_search`), exactly otherwise; either way with Chroma's distances and
+/// `min(k, rows)` results.
 pub(crate) fn source_top_k(
     snap: &Snapshot<'_>,
     src: usize,
@@ -74,6 +80,7 @@ pub(crate) fn source_top_k(
     query: &[f32],
     rows: &[usize],
     k: usize,
+    ef_search: usize,
 ) -> Result<Vec<Hit>> {
     let mut top = TopK::new(k);
     if k == 0 || rows.is_empty() {
@@ -81,12 +88,25 @@ pub(crate) fn source_top_k(
     }
     match &snap.sources[src] {
         Source::Seg(seg, loaded) => {
-            let dim = seg.dim();
             let column = seg.vectors()?;
-            for &row in rows {
-                let v = &column[row * dim..(row + 1) * dim];
+            let mut rows32: Vec<u32> = Vec::new();
+            // `rows` holds distinct rows of this segment, so all of them
+            // means every row.
+            let filter = if rows.len() == seg.rows() {
+                RowFilter::All
+            } else {
+                rows32.extend(rows.iter().map(|&r| r as u32));
+                rows32.sort_unstable();
+                RowFilter::Rows(&rows32)
+            };
+            let found = match seg.graph() {
+                Some(g) => g.query(column, query, k, ef_search, filter),
+                None => exact_query(column, seg.dim(), space, query, k, filter),
+            };
+            for (row, dist) in found {
+                let row = row as usize;
                 top.push(Hit {
-                    dist: distance(space, query, v),
+                    dist,
                     order: loaded.recs.orders[row],
                     loc: (src, row),
                 });
@@ -114,10 +134,11 @@ pub(crate) fn top_k(
     query: &[f32],
     allowed: &[Vec<usize>],
     k: usize,
+    ef_search: usize,
 ) -> Result<Vec<Hit>> {
     let mut all = Vec::new();
     for (src, rows) in allowed.iter().enumerate() {
-        all.extend(source_top_k(snap, src, space, query, rows, k)?);
+        all.extend(source_top_k(snap, src, space, query, rows, k, ef_search)?);
     }
     all.sort_unstable();
     all.truncate(k);

@@ -67,6 +67,49 @@ impl<'a> Snapshot<'a> {
         (0..src).any(|newer| self.lookup(newer, id).is_some())
     }
 
+    /// Which rows of segment source `src` a newer source overrides (as a
+    /// record or a tombstone), one flag per row, when building that mask
+    /// from the newer sources' keys is cheaper than looking up each of the
+    /// `checks` rows to be tested in every newer source (`None`: look up).
+    fn shadow_mask(&self, src: usize, l: &Loaded, checks: usize) -> Option<Vec<bool>> {
+        let n = l.recs.ids.len();
+        let newer_keys: usize = self.sources[..src]
+            .iter()
+            .map(|s| match s {
+                Source::Mem(m) => m.entries().len(),
+                Source::Seg(_, nl) => nl.recs.ids.len() + nl.recs.tombstones.len(),
+            })
+            .sum();
+        if newer_keys > checks.saturating_mul(src) {
+            return None;
+        }
+        let mut mask = vec![false; n];
+        let mut mark = |id: &str| {
+            if let Some(Loc::Row(r)) = l.index.get(id) {
+                mask[*r as usize] = true;
+            }
+        };
+        for s in &self.sources[..src] {
+            match s {
+                Source::Mem(m) => m.entries().iter().for_each(|e| mark(e.op.id())),
+                Source::Seg(_, nl) => {
+                    nl.recs.ids.iter().for_each(|id| mark(id));
+                    nl.recs.tombstones.iter().for_each(|id| mark(id));
+                }
+            }
+        }
+        Some(mask)
+    }
+
+    /// Whether row `r` of segment source `src` is overridden, given its
+    /// [`Snapshot::shadow_mask`].
+    fn is_shadowed(&self, src: usize, l: &Loaded, mask: &Option<Vec<bool>>, r: usize) -> bool {
+        match mask {
+            Some(m) => m[r],
+            None => self.shadowed(src, &l.recs.ids[r]),
+        }
+    }
+
     /// Every visible live record, per source (rows ascending).
     pub(crate) fn live(&self) -> Vec<Vec<usize>> {
         let mut out = Vec::with_capacity(self.sources.len());
@@ -77,13 +120,11 @@ impl<'a> Snapshot<'a> {
                     .filter(|&slot| src == 0 || !self.shadowed(src, m.entries()[slot].op.id()))
                     .collect(),
                 Source::Seg(_, l) => {
-                    if src == 0 {
-                        (0..l.recs.ids.len()).collect()
-                    } else {
-                        (0..l.recs.ids.len())
-                            .filter(|&r| !self.shadowed(src, &l.recs.ids[r]))
-                            .collect()
-                    }
+                    let n = l.recs.ids.len();
+                    let mask = self.shadow_mask(src, l, n);
+                    (0..n)
+                        .filter(|&r| !self.is_shadowed(src, l, &mask, r))
+                        .collect()
                 }
             };
             out.push(rows);
@@ -134,8 +175,9 @@ impl<'a> Snapshot<'a> {
                         None => ((0..l.recs.ids.len()).collect(), false),
                     };
                     let recheck = !exact || sel.where_document.is_some();
+                    let mask = self.shadow_mask(src, l, base.len());
                     base.into_iter()
-                        .filter(|&r| src == 0 || !self.shadowed(src, &l.recs.ids[r]))
+                        .filter(|&r| !self.is_shadowed(src, l, &mask, r))
                         .filter(|&r| !recheck || self.matches(sel, (src, r)))
                         .collect()
                 }

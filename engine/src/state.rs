@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::catalog::manifest::Manifest;
 use crate::error::{Error, Result};
+use crate::graphs::GraphCtx;
 use crate::memtable::Memtable;
 use crate::record::{Op, WalBatch};
 use crate::segment::{self, Segment};
@@ -87,6 +88,8 @@ pub(crate) struct Core {
     /// Set while a background flush request is queued.
     pub(crate) flush_queued: AtomicBool,
     pub(crate) memtable_limit: usize,
+    /// Graph parameters, counters and the builder's queue.
+    pub(crate) graphs: Arc<GraphCtx>,
 }
 
 impl Core {
@@ -113,6 +116,7 @@ impl Core {
         dir: PathBuf,
         space: Space,
         memtable_limit: usize,
+        graphs: Arc<GraphCtx>,
     ) -> Result<Core> {
         let manifest = Manifest::load(&dir)?;
         let mut wal_nos = Vec::new();
@@ -135,6 +139,11 @@ impl Core {
                 max_no = max_no.max(no);
                 if !manifest.segments.contains(&no) {
                     // Written by a flush or compaction that never published.
+                    crate::fs::remove_file(&p)?;
+                }
+            } else if let Some(no) = crate::graphs::parse_name(&name) {
+                if !manifest.segments.contains(&no) {
+                    // The graph of a segment compacted away.
                     crate::fs::remove_file(&p)?;
                 }
             }
@@ -176,6 +185,10 @@ impl Core {
             Some(&no) => WalFile::open_append(&dir, no, wal_len)?,
             None => WalFile::create(&dir, manifest.wal_start)?,
         });
+        for s in &segments {
+            // Loaded (or, if missing or bad, rebuilt) in the background.
+            graphs.request_load(s);
+        }
         let state = State {
             active,
             frozen: Vec::new(),
@@ -196,6 +209,7 @@ impl Core {
             dropped: AtomicBool::new(false),
             flush_queued: AtomicBool::new(false),
             memtable_limit,
+            graphs,
         })
     }
 
@@ -222,6 +236,23 @@ impl Core {
     /// Poisons the collection after a failed WAL write or fsync.
     pub(crate) fn poison(&self) {
         self.poisoned.store(true, Ordering::SeqCst);
+    }
+
+    /// Counters of the segments' graphs.
+    pub(crate) fn graph_status(&self) -> crate::graphs::GraphStatus {
+        let st = self.state.read();
+        let live: Vec<_> = st
+            .segments
+            .iter()
+            .filter(|s| crate::graphs::wants_graph(s))
+            .collect();
+        crate::graphs::GraphStatus {
+            segments: live.len(),
+            ready: live.iter().filter(|s| s.graph().is_some()).count(),
+            builds: self.graphs.builds.load(Ordering::SeqCst),
+            loads: self.graphs.loads.load(Ordering::SeqCst),
+            rejected: self.graphs.rejected.load(Ordering::SeqCst),
+        }
     }
 
     /// Whether the active memtable is past the flush threshold.

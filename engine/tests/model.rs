@@ -150,6 +150,7 @@ fn run(steps: Vec<Step>) {
         compaction: compaction::Policy {
             trigger: 3,
             max_merge: 2,
+            ..compaction::Policy::default()
         },
     };
     let mut db = Db::open_with(dir.path(), opts()).unwrap();

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::{choose, Choice, Policy};
+use super::{choose, choose_vacuum, Choice, Policy};
 use crate::error::Result;
 use crate::record::StoredRecord;
 use crate::segment;
@@ -79,6 +79,9 @@ fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
     {
         let mut st = core.state.write();
         let mut next: Vec<Arc<segment::Segment>> = st.segments[..range.start].to_vec();
+        if let Some(s) = &new_seg {
+            core.graphs.request_build(s);
+        }
         next.extend(new_seg);
         next.extend_from_slice(&st.segments[range.end..]);
         st.segments = next;
@@ -86,22 +89,43 @@ fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
     }
     for no in old {
         crate::fs::remove_file(&segment::path(&core.dir, no))?;
+        crate::fs::remove_file(&crate::graphs::path(&core.dir, no))?;
     }
     Ok(())
 }
 
-/// Runs the policy until it has nothing more to merge.
+/// Per segment (oldest first): its rows, and how many of them a newer
+/// segment overrides (a newer version or a tombstone of the same id).
+fn dead_rows(segs: &[Arc<segment::Segment>]) -> Result<Vec<(usize, usize)>> {
+    let mut out = Vec::with_capacity(segs.len());
+    for (i, seg) in segs.iter().enumerate() {
+        let l = seg.loaded()?;
+        let mut dead = vec![false; l.recs.ids.len()];
+        for newer in &segs[i + 1..] {
+            let nl = newer.loaded()?;
+            for id in nl.recs.ids.iter().chain(&nl.recs.tombstones) {
+                if let Some(segment::reader::Loc::Row(r)) = l.index.get(id.as_str()) {
+                    dead[*r as usize] = true;
+                }
+            }
+        }
+        out.push((dead.len(), dead.iter().filter(|&&d| d).count()));
+    }
+    Ok(out)
+}
+
+/// Runs the size policy until it has nothing more to merge, then vacuums
+/// segments whose dead share passed the policy's percentage.
 pub(crate) fn compact_by_policy(core: &Core, policy: &Policy) -> Result<()> {
     let _guard = core.flush_lock.lock();
     loop {
-        let sizes: Vec<u64> = core
-            .state
-            .read()
-            .segments
-            .iter()
-            .map(|s| s.file_len())
-            .collect();
-        match choose(&sizes, policy) {
+        let segs = core.state.read().segments.clone();
+        let sizes: Vec<u64> = segs.iter().map(|s| s.file_len()).collect();
+        let choice = match choose(&sizes, policy) {
+            Choice::DoNothing => choose_vacuum(&dead_rows(&segs)?, policy.vacuum_percent),
+            merge => merge,
+        };
+        match choice {
             Choice::DoNothing => return Ok(()),
             Choice::Merge(r) => merge_locked(core, r)?,
         }

@@ -1,7 +1,11 @@
 //! Compaction: a pure policy ([`choose`]) decides which adjacent segments
 //! to merge; the executor (`merge.rs`) carries it out. Merging a run that
 //! starts at the oldest segment also drops tombstones and the records they
-//! delete, which is how deleted data gives its disk space back.
+//! delete, which is how deleted data gives its disk space back. A second
+//! pure policy ([`choose_vacuum`]) rewrites a segment once a large share of
+//! its rows is dead (deleted or overwritten in newer segments), so deletes
+//! free space and searches stop wading through them even when the size
+//! policy has nothing to merge.
 
 pub(crate) mod merge;
 
@@ -14,6 +18,9 @@ pub struct Policy {
     pub trigger: usize,
     /// Merge at most this many segments at once.
     pub max_merge: usize,
+    /// Vacuum a segment once more than this percentage of its rows is dead
+    /// (0 turns vacuuming off).
+    pub vacuum_percent: u32,
 }
 
 impl Default for Policy {
@@ -21,6 +28,7 @@ impl Default for Policy {
         Policy {
             trigger: 4,
             max_merge: 8,
+            vacuum_percent: 20,
         }
     }
 }
@@ -56,15 +64,48 @@ pub fn choose(sizes: &[u64], policy: &Policy) -> Choice {
     }
 }
 
+/// Chooses a vacuum from each segment's `(rows, dead rows)` (oldest
+/// first), where a dead row is one a newer segment overrides with a newer
+/// version or a tombstone: the oldest segment whose dead share passes
+/// `percent` is merged with every newer segment, which drops its dead rows
+/// (and, from the oldest segment on, the tombstones too).
+pub fn choose_vacuum(dead: &[(usize, usize)], percent: u32) -> Choice {
+    if percent == 0 {
+        return Choice::DoNothing;
+    }
+    let n = dead.len();
+    for (i, &(rows, d)) in dead.iter().enumerate() {
+        if i + 1 < n && rows > 0 && d as u128 * 100 > rows as u128 * percent as u128 {
+            return Choice::Merge(i..n);
+        }
+    }
+    Choice::DoNothing
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vacuums_the_oldest_segment_past_the_dead_share() {
+        assert_eq!(choose_vacuum(&[(100, 20), (50, 0)], 20), Choice::DoNothing);
+        assert_eq!(choose_vacuum(&[(100, 21), (50, 0)], 20), Choice::Merge(0..2));
+        assert_eq!(
+            choose_vacuum(&[(100, 0), (100, 50), (10, 5), (10, 0)], 20),
+            Choice::Merge(1..4)
+        );
+        // The newest segment has no newer one to be overridden by.
+        assert_eq!(choose_vacuum(&[(100, 0)], 20), Choice::DoNothing);
+        assert_eq!(choose_vacuum(&[(100, 90), (1, 0)], 0), Choice::DoNothing);
+        assert_eq!(choose_vacuum(&[], 20), Choice::DoNothing);
+    }
 
     #[test]
     fn below_trigger_does_nothing() {
         let p = Policy {
             trigger: 4,
             max_merge: 3,
+            ..Policy::default()
         };
         assert_eq!(choose(&[], &p), Choice::DoNothing);
         assert_eq!(choose(&[1, 2, 3], &p), Choice::DoNothing);
@@ -75,12 +116,14 @@ mod tests {
         let p = Policy {
             trigger: 4,
             max_merge: 2,
+            ..Policy::default()
         };
         assert_eq!(choose(&[100, 5, 6, 50], &p), Choice::Merge(1..3));
         assert_eq!(choose(&[1, 1, 1, 1], &p), Choice::Merge(0..2));
         let p = Policy {
             trigger: 2,
             max_merge: 10,
+            ..Policy::default()
         };
         assert_eq!(choose(&[7, 8, 9], &p), Choice::Merge(0..3));
     }

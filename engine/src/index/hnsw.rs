@@ -71,13 +71,19 @@ pub(crate) fn degree(cfg: &HnswConfig) -> usize {
     cfg.max_neighbors.clamp(2, 256)
 }
 
-/// Builds the graph of `vectors` (`dim` floats per row) for `space`.
+/// Rows inserted between two looks at the cancel flag.
+const INSERT_CHUNK: usize = 4096;
+
+/// Builds the graph of `vectors` (`dim` floats per row) for `space`;
+/// `None` if `cancel` answered true between two chunks of inserts (store
+/// closing, segment compacted away).
 pub(crate) fn build_graph(
     vectors: &[f32],
     dim: usize,
     space: Space,
     cfg: &HnswConfig,
-) -> Result<Graph> {
+    cancel: &(dyn Fn() -> bool + Sync),
+) -> Result<Option<Graph>> {
     if dim == 0 || vectors.len() / dim * dim != vectors.len() {
         return Err(Error::invalid(format!(
             "vector column of {} floats is not a whole number of {dim}-dimensional rows",
@@ -97,7 +103,7 @@ pub(crate) fn build_graph(
         )));
     }
     if n == 0 {
-        return Ok(Graph::default());
+        return Ok(Some(Graph::default()));
     }
     let m = degree(cfg);
     let ef_c = cfg.ef_construction.max(m);
@@ -112,6 +118,7 @@ pub(crate) fn build_graph(
         m,
         ef_c,
         pool: &pool,
+        cancel,
     };
     let graph = match space {
         Space::L2 => build_with(vectors, dim, SquaredL2, &params),
@@ -137,10 +144,13 @@ pub(crate) fn build_graph(
             )
         }
     }?;
+    let Some(graph) = graph else {
+        return Ok(None);
+    };
     graph
         .validate()
         .map_err(|e| Error::Internal(format!("hnsw_rs produced an invalid graph: {e}")))?;
-    Ok(graph)
+    Ok(Some(graph))
 }
 
 struct BuildParams<'p> {
@@ -148,16 +158,18 @@ struct BuildParams<'p> {
     m: usize,
     ef_c: usize,
     pool: &'p rayon::ThreadPool,
+    cancel: &'p (dyn Fn() -> bool + Sync),
 }
 
-/// Inserts every row of `data` in parallel and converts the result; a panic
-/// inside `hnsw_rs` becomes an error.
+/// Inserts every row of `data` in parallel (in chunks, looking at the
+/// cancel flag in between) and converts the result; a panic inside
+/// `hnsw_rs` becomes an error.
 fn build_with<D: Distance<f32> + Send + Sync>(
     data: &[f32],
     dim: usize,
     dist: D,
     p: &BuildParams<'_>,
-) -> Result<Graph> {
+) -> Result<Option<Graph>> {
     let built = catch_unwind(AssertUnwindSafe(|| {
         let hnsw = Hnsw::<f32, D>::new(p.m, p.n, MAX_LAYERS, p.ef_c, dist);
         let items: Vec<(&[f32], usize)> = data
@@ -165,8 +177,14 @@ fn build_with<D: Distance<f32> + Send + Sync>(
             .enumerate()
             .map(|(i, v)| (v, i))
             .collect();
-        p.pool.install(|| hnsw.parallel_insert_slice(&items));
-        extract(&hnsw, p.n)
+        for chunk in items.chunks(INSERT_CHUNK) {
+            if (p.cancel)() {
+                return None;
+            }
+            let chunk = chunk.to_vec(); // hnsw_rs takes a &Vec
+            p.pool.install(|| hnsw.parallel_insert_slice(&chunk));
+        }
+        Some(extract(&hnsw, p.n))
     }));
     built.map_err(|panic| {
         let what = panic
@@ -295,11 +313,22 @@ mod tests {
     #[test]
     fn rejects_non_finite_and_ragged_input() {
         let cfg = HnswConfig::default();
-        assert!(build_graph(&[1.0, f32::NAN], 2, Space::L2, &cfg).is_err());
-        assert!(build_graph(&[1.0, 2.0, 3.0], 2, Space::L2, &cfg).is_err());
+        let never = || false;
+        assert!(build_graph(&[1.0, f32::NAN], 2, Space::L2, &cfg, &never).is_err());
+        assert!(build_graph(&[1.0, 2.0, 3.0], 2, Space::L2, &cfg, &never).is_err());
         assert_eq!(
-            build_graph(&[], 2, Space::L2, &cfg).unwrap(),
-            Graph::default()
+            build_graph(&[], 2, Space::L2, &cfg, &never).unwrap(),
+            Some(Graph::default())
         );
+    }
+
+    #[test]
+    fn a_cancelled_build_gives_up() {
+        let cfg = HnswConfig::default();
+        let data: Vec<f32> = (0..2 * INSERT_CHUNK * 4).map(|i| (i % 97) as f32).collect();
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let cancel = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1;
+        assert_eq!(build_graph(&data, 4, Space::L2, &cfg, &cancel).unwrap(), None);
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -49,15 +49,30 @@ impl SegmentGraph {
     /// Fails with [`Error::InvalidArgument`] if the column is not a whole
     /// number of rows or holds a NaN or infinity.
     pub fn build(vectors: &[f32], dim: usize, space: Space, cfg: &HnswConfig) -> Result<Self> {
-        let graph = build_graph(vectors, dim, space, cfg)?;
-        Ok(SegmentGraph {
+        Self::build_unless(vectors, dim, space, cfg, &|| false)?
+            .ok_or_else(|| Error::Internal("graph build cancelled".into()))
+    }
+
+    /// [`SegmentGraph::build`], giving up (`None`) as soon as `cancel`
+    /// answers true; it is asked every few thousand rows.
+    pub fn build_unless(
+        vectors: &[f32],
+        dim: usize,
+        space: Space,
+        cfg: &HnswConfig,
+        cancel: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<Self>> {
+        let Some(graph) = build_graph(vectors, dim, space, cfg, cancel)? else {
+            return Ok(None);
+        };
+        Ok(Some(SegmentGraph {
             dim,
             space,
             norms: norms_of(vectors, dim, space),
             graph,
             max_neighbors: degree(cfg),
             ef_construction: cfg.ef_construction.max(degree(cfg)),
-        })
+        }))
     }
 
     /// Number of rows indexed.

@@ -12,6 +12,7 @@ use super::records::SegmentRecords;
 use super::{Header, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filter::MetadataIndex;
+use crate::index::SegmentGraph;
 
 /// Where an id sits in a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub(crate) struct Segment {
     loaded: OnceLock<std::result::Result<Loaded, String>>,
     meta_index: OnceLock<MetadataIndex>,
     vectors_ok: OnceLock<std::result::Result<(), String>>,
+    /// The HNSW graph, once the background builder has published it.
+    graph: OnceLock<SegmentGraph>,
 }
 
 impl Segment {
@@ -68,6 +71,7 @@ impl Segment {
             loaded: OnceLock::new(),
             meta_index: OnceLock::new(),
             vectors_ok: OnceLock::new(),
+            graph: OnceLock::new(),
         })
     }
 
@@ -145,5 +149,15 @@ impl Segment {
         bytemuck::try_cast_slice::<u8, f32>(bytes).map_err(|e| {
             Error::corrupted(&self.path, format!("vector column is not f32-aligned: {e}"))
         })
+    }
+
+    /// The published graph, if any (until then the segment is searched exactly).
+    pub(crate) fn graph(&self) -> Option<&SegmentGraph> {
+        self.graph.get()
+    }
+
+    /// Publishes the graph built or loaded for this segment (first one wins).
+    pub(crate) fn publish_graph(&self, g: SegmentGraph) {
+        let _ = self.graph.set(g);
     }
 }

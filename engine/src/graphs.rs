@@ -1,0 +1,219 @@
+//! The lifecycle of per-segment HNSW graphs: a background builder thread
+//! (one per open store) loads, builds, saves and publishes each segment's
+//! [`SegmentGraph`], entirely off the write and open paths.
+//!
+//! Rules (also in `docs/format.md`):
+//! - A segment written by a flush or a compaction is queued for a build; the
+//!   graph is saved next to it as `seg-N.graph` (atomic: temp file, fsync,
+//!   rename, directory fsync; layout in `index/graph_file.rs`) and then
+//!   published in the segment's slot. Until then the segment is searched
+//!   exactly.
+//! - Opening a collection only queues a *load* per segment: an intact graph
+//!   file is read as is and never rebuilt; a missing one is built; one that
+//!   fails its checks is logged (naming the file) and rebuilt from the
+//!   segment's vectors, which keep being searched exactly meanwhile.
+//! - A graph file goes with its segment: compaction deletes both, and
+//!   opening deletes graph files whose segment is not in the manifest.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::index::{SegmentGraph, EXACT_MAX_ROWS};
+use crate::segment::Segment;
+use crate::types::{HnswConfig, Space};
+
+/// The graph file of segment `no` in `dir`.
+pub(crate) fn path(dir: &Path, no: u64) -> PathBuf {
+    dir.join(format!("seg-{no:020}.graph"))
+}
+
+/// Parses a graph file name back into its segment number.
+pub(crate) fn parse_name(name: &str) -> Option<u64> {
+    name.strip_prefix("seg-")?
+        .strip_suffix(".graph")?
+        .parse()
+        .ok()
+}
+
+/// Whether `seg` gets a graph: a segment the planner would always scan
+/// (no more than [`EXACT_MAX_ROWS`] rows) is not worth one.
+pub(crate) fn wants_graph(seg: &Segment) -> bool {
+    seg.dim() > 0 && seg.rows() > EXACT_MAX_ROWS
+}
+
+/// Counters of one collection's graph work (for tests and tools).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GraphStatus {
+    /// Segments large enough to get a graph (more rows than
+    /// [`crate::index::EXACT_MAX_ROWS`]; smaller ones are always scanned).
+    pub segments: usize,
+    /// Of those, segments whose graph is published (searched by HNSW).
+    pub ready: usize,
+    /// Graphs built since the collection was opened.
+    pub builds: u64,
+    /// Intact graph files loaded since the collection was opened.
+    pub loads: u64,
+    /// Graph files rejected by their checks since the collection was opened.
+    pub rejected: u64,
+}
+
+/// Per-collection graph parameters and counters, shared with queued jobs.
+pub(crate) struct GraphCtx {
+    pub(crate) space: Space,
+    /// The build parameters; `modify_collection` updates them for graphs
+    /// built from then on.
+    pub(crate) cfg: parking_lot::Mutex<HnswConfig>,
+    pub(crate) builds: AtomicU64,
+    pub(crate) loads: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    tx: mpsc::Sender<Job>,
+}
+
+impl GraphCtx {
+    /// Queues a build of `seg`'s graph (a freshly written segment).
+    pub(crate) fn request_build(self: &Arc<Self>, seg: &Arc<Segment>) {
+        self.send(seg, false);
+    }
+
+    /// Queues a load of `seg`'s graph file (a build if missing or bad).
+    pub(crate) fn request_load(self: &Arc<Self>, seg: &Arc<Segment>) {
+        self.send(seg, true);
+    }
+
+    fn send(self: &Arc<Self>, seg: &Arc<Segment>, load_first: bool) {
+        if !wants_graph(seg) {
+            return;
+        }
+        let job = Job {
+            seg: Arc::downgrade(seg),
+            ctx: Arc::downgrade(self),
+            load_first,
+        };
+        if self.tx.send(job).is_err() {
+            tracing::warn!(segment = %seg.path.display(), "graph builder is gone; segment stays exact");
+        }
+    }
+}
+
+struct Job {
+    seg: Weak<Segment>,
+    ctx: Weak<GraphCtx>,
+    load_first: bool,
+}
+
+/// The background builder thread of a store.
+pub(crate) struct GraphBuilder {
+    tx: mpsc::Sender<Job>,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl GraphBuilder {
+    /// Starts the thread.
+    pub(crate) fn start() -> GraphBuilder {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("chromite-graphs".into())
+            .spawn(move || loop {
+                if stop2.load(Ordering::SeqCst) {
+                    return;
+                }
+                match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(job) => run(job, &stop2),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            });
+        let handle = match handle {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::error!("could not start the graph builder thread ({e}); segments are searched exactly");
+                None
+            }
+        };
+        GraphBuilder { tx, stop, handle }
+    }
+
+    /// A collection's context, feeding this builder.
+    pub(crate) fn ctx(&self, space: Space, cfg: HnswConfig) -> Arc<GraphCtx> {
+        Arc::new(GraphCtx {
+            space,
+            cfg: parking_lot::Mutex::new(cfg),
+            builds: AtomicU64::new(0),
+            loads: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            tx: self.tx.clone(),
+        })
+    }
+}
+
+impl Drop for GraphBuilder {
+    fn drop(&mut self) {
+        // Pending jobs are abandoned: a segment without a graph file gets
+        // one built the next time its collection is opened.
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(job: Job, stop: &AtomicBool) {
+    let (Some(seg), Some(ctx)) = (job.seg.upgrade(), job.ctx.upgrade()) else {
+        return; // segment compacted away or collection closed
+    };
+    if seg.graph().is_some() || stop.load(Ordering::SeqCst) {
+        return;
+    }
+    if let Err(e) = load_or_build(&seg, &ctx, job.load_first, stop) {
+        tracing::error!(segment = %seg.path.display(), "graph build failed; segment stays exact: {e}");
+    }
+}
+
+fn load_or_build(
+    seg: &Arc<Segment>,
+    ctx: &GraphCtx,
+    load_first: bool,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let vectors = seg.vectors()?;
+    let gpath = path(seg.path.parent().unwrap_or(Path::new(".")), seg.file_no);
+    if load_first {
+        match SegmentGraph::load(&gpath, vectors, seg.dim(), ctx.space) {
+            Ok(g) => {
+                ctx.loads.fetch_add(1, Ordering::SeqCst);
+                seg.publish_graph(g);
+                return Ok(());
+            }
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                if matches!(e, Error::Corrupted { .. }) {
+                    ctx.rejected.fetch_add(1, Ordering::SeqCst);
+                }
+                tracing::warn!(file = %gpath.display(), "graph file rejected, rebuilding it in the background (segment searched exactly meanwhile): {e}");
+            }
+        }
+    }
+    let cfg = ctx.cfg.lock().clone();
+    // Give up when the store closes or the segment is compacted away (the
+    // builder's job then holds the only reference to it).
+    let cancel = || stop.load(Ordering::SeqCst) || Arc::strong_count(seg) <= 1;
+    let Some(g) = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, &cfg, &cancel)? else {
+        return Ok(());
+    };
+    // The segment may have been compacted away while we built.
+    if !crate::fs::exists(&seg.path)? {
+        return Ok(());
+    }
+    g.save(&gpath)?;
+    ctx.builds.fetch_add(1, Ordering::SeqCst);
+    seg.publish_graph(g);
+    Ok(())
+}

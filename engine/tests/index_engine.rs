@@ -1,0 +1,395 @@
+//! The HNSW graphs inside the store: segments get a graph from the
+//! background builder and are searched through it (recall, exact Chroma
+//! distances, filters, tombstones); reopening loads intact graph files
+//! without rebuilding; a damaged graph file is rejected, the segment is
+//! searched exactly and the graph rebuilt; `ef_search` changes take
+//! effect; deleting a large share of a segment vacuums it.
+
+mod index_support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chromite_engine::index::distance::distance;
+use chromite_engine::index::exact_top_k;
+use chromite_engine::*;
+use index_support::{mixture, Mixture};
+
+const N: usize = 5_000;
+const DIM: usize = 32;
+const K: usize = 10;
+const WAIT: Duration = Duration::from_secs(120);
+
+fn open_db(dir: &Path) -> Db {
+    Db::open_with(
+        dir,
+        Options {
+            memtable_bytes: 1 << 30,
+            background: false,
+            ..Options::default()
+        },
+    )
+    .unwrap()
+}
+
+fn create(db: &Db, name: &str, space: Space) -> Collection {
+    let mut spec = CollectionSpec::default();
+    spec.config.hnsw.space = space;
+    spec.config.hnsw.num_threads = 2;
+    let info = db
+        .create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, name, spec, false)
+        .unwrap();
+    db.collection(info.id).unwrap()
+}
+
+fn reopen(db: &Db, name: &str) -> Collection {
+    let info = db
+        .get_collection_by_name(DEFAULT_TENANT, DEFAULT_DATABASE, name)
+        .unwrap();
+    db.collection(info.id).unwrap()
+}
+
+/// Rows `r0..`, metadata `{"bucket": i % 10}`, in batches of 1000, then a
+/// flush: one segment of N rows.
+fn load(c: &Collection, m: &Mixture) {
+    for start in (0..N).step_by(1000) {
+        let end = (start + 1000).min(N);
+        c.add(RecordBatch {
+            ids: (start..end).map(|i| format!("r{i}")).collect(),
+            embeddings: Some(
+                (start..end)
+                    .map(|i| m.data[i * DIM..(i + 1) * DIM].to_vec())
+                    .collect(),
+            ),
+            metadatas: Some(
+                (start..end)
+                    .map(|i| {
+                        Some(
+                            [(
+                                "bucket".to_string(),
+                                Some(MetadataValue::Int((i % 10) as i64)),
+                            )]
+                            .into_iter()
+                            .collect(),
+                        )
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    c.flush().unwrap();
+}
+
+fn query(c: &Collection, q: &[f32], k: usize, r#where: Option<serde_json::Value>) -> QueryResult {
+    c.query(QueryRequest {
+        query_embeddings: vec![q.to_vec()],
+        n_results: k,
+        selection: Selection {
+            r#where: r#where.map(|w| Where::parse(&w).unwrap()),
+            ..Default::default()
+        },
+        include: Include {
+            distances: true,
+            metadatas: true,
+            ..Default::default()
+        },
+    })
+    .unwrap()
+}
+
+fn row_of(id: &str) -> u32 {
+    id[1..].parse().unwrap()
+}
+
+/// Mean recall@K over the mixture's queries against exact search over
+/// `rows`, checking on the way that every returned row is in `rows`, that
+/// distances are Chroma's (recomputed from the vectors) and ascending, and
+/// that `min(K, rows)` results come back.
+fn recall(c: &Collection, m: &Mixture, space: Space, rows: &[u32], w: Option<serde_json::Value>) -> f64 {
+    let mut hits = 0;
+    let mut total = 0;
+    for q in &m.queries {
+        let truth = exact_top_k(&m.data, DIM, space, q, K, rows.iter().copied());
+        let res = query(c, q, K, w.clone());
+        let ids = &res.ids[0];
+        let dists = &res.distances.as_ref().unwrap()[0];
+        assert_eq!(ids.len(), K.min(rows.len()));
+        for (id, d) in ids.iter().zip(dists) {
+            let r = row_of(id);
+            assert!(rows.binary_search(&r).is_ok(), "{id} is not allowed");
+            let v = &m.data[r as usize * DIM..(r as usize + 1) * DIM];
+            assert_eq!(*d, distance(space, q, v), "distance of {id}");
+        }
+        assert!(dists.windows(2).all(|w| w[0] <= w[1]), "not ascending: {dists:?}");
+        total += truth.len();
+        hits += ids
+            .iter()
+            .filter(|id| truth.iter().any(|(t, _)| *t == row_of(id)))
+            .count();
+    }
+    hits as f64 / total.max(1) as f64
+}
+
+fn all_rows() -> Vec<u32> {
+    (0..N as u32).collect()
+}
+
+fn graph_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "graph") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn check_space(space: Space, seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path());
+    let m = mixture(N, 50, DIM, 32, 0.6, space == Space::Ip, seed);
+    let c = create(&db, "col", space);
+    load(&c, &m);
+    assert!(c.wait_for_graphs(WAIT), "graph never published");
+    let s = c.graph_status();
+    assert_eq!((s.segments, s.ready, s.builds, s.loads), (1, 1, 1, 0));
+    assert_eq!(graph_files(dir.path()).len(), 1);
+
+    let r = recall(&c, &m, space, &all_rows(), None);
+    assert!(r >= 0.95, "{space:?} recall@10 {r}");
+    // 10% of the rows: planned per segment, never fewer than k results.
+    let bucket3: Vec<u32> = (0..N as u32).filter(|i| i % 10 == 3).collect();
+    let r = recall(&c, &m, space, &bucket3, Some(serde_json::json!({"bucket": 3})));
+    assert!(r >= 0.95, "{space:?} filtered recall@10 {r}");
+    // 50%.
+    let low: Vec<u32> = (0..N as u32).filter(|i| i % 10 < 5).collect();
+    let r = recall(&c, &m, space, &low, Some(serde_json::json!({"bucket": {"$lt": 5}})));
+    assert!(r >= 0.95, "{space:?} 50% recall@10 {r}");
+}
+
+#[test]
+fn l2_segments_are_searched_through_their_graph() {
+    check_space(Space::L2, 1);
+}
+
+#[test]
+fn cosine_segments_are_searched_through_their_graph() {
+    check_space(Space::Cosine, 2);
+}
+
+#[test]
+fn ip_with_unnormalised_vectors_ranks_like_brute_force() {
+    check_space(Space::Ip, 3);
+}
+
+#[test]
+fn reopening_loads_intact_graphs_without_rebuilding() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = mixture(N, 20, DIM, 32, 0.6, false, 4);
+    {
+        let db = open_db(dir.path());
+        let c = create(&db, "col", Space::L2);
+        load(&c, &m);
+        assert!(c.wait_for_graphs(WAIT));
+        assert_eq!(c.graph_status().builds, 1);
+    }
+    let before = std::fs::read(&graph_files(dir.path())[0]).unwrap();
+    let db = open_db(dir.path());
+    let c = reopen(&db, "col");
+    assert!(c.wait_for_graphs(WAIT));
+    let s = c.graph_status();
+    assert_eq!((s.ready, s.loads, s.builds, s.rejected), (1, 1, 0, 0));
+    assert_eq!(std::fs::read(&graph_files(dir.path())[0]).unwrap(), before);
+    let r = recall(&c, &m, Space::L2, &all_rows(), None);
+    assert!(r >= 0.95, "recall@10 after reopen {r}");
+}
+
+/// `rejected`: whether the damaged file counts as rejected (a missing
+/// file is simply built).
+fn damaged_graph_is_rebuilt(rejected: u64, damage: impl Fn(&Path)) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = mixture(N, 20, DIM, 32, 0.6, false, 5);
+    {
+        let db = open_db(dir.path());
+        let c = create(&db, "col", Space::L2);
+        load(&c, &m);
+        assert!(c.wait_for_graphs(WAIT));
+    }
+    let files = graph_files(dir.path());
+    assert_eq!(files.len(), 1);
+    damage(&files[0]);
+
+    let db = open_db(dir.path());
+    let c = reopen(&db, "col");
+    // Answered at once, graph or not: exact while the graph is rebuilt.
+    let truth = exact_top_k(&m.data, DIM, Space::L2, &m.queries[0], K, 0..N as u32);
+    let res = query(&c, &m.queries[0], K, None);
+    assert_eq!(res.ids[0].len(), K);
+    assert_eq!(row_of(&res.ids[0][0]), truth[0].0);
+
+    assert!(c.wait_for_graphs(WAIT), "graph never rebuilt");
+    let s = c.graph_status();
+    assert_eq!((s.ready, s.loads, s.builds, s.rejected), (1, 0, 1, rejected));
+    let r = recall(&c, &m, Space::L2, &all_rows(), None);
+    assert!(r >= 0.95, "recall@10 after rebuild {r}");
+    drop(c);
+    drop(db);
+
+    // The rebuilt file was saved: the next open loads it.
+    let db = open_db(dir.path());
+    let c = reopen(&db, "col");
+    assert!(c.wait_for_graphs(WAIT));
+    let s = c.graph_status();
+    assert_eq!((s.loads, s.builds, s.rejected), (1, 0, 0));
+}
+
+#[test]
+fn a_flipped_byte_in_a_graph_file_leads_to_a_rebuild() {
+    damaged_graph_is_rebuilt(1, |p| {
+        let mut b = std::fs::read(p).unwrap();
+        let mid = b.len() / 2;
+        b[mid] ^= 0x5a;
+        std::fs::write(p, b).unwrap();
+    });
+}
+
+#[test]
+fn a_truncated_graph_file_leads_to_a_rebuild() {
+    damaged_graph_is_rebuilt(1, |p| {
+        let len = std::fs::metadata(p).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_len(len / 3)
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_missing_graph_file_is_built_again() {
+    damaged_graph_is_rebuilt(0, |p| std::fs::remove_file(p).unwrap());
+}
+
+#[test]
+fn deleted_records_are_never_returned_and_vacuum_frees_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path());
+    let m = mixture(N, 30, DIM, 32, 0.6, false, 6);
+    let c = create(&db, "col", Space::Cosine);
+    load(&c, &m);
+    assert!(c.wait_for_graphs(WAIT));
+    let seg_bytes = |dir: &Path| -> u64 {
+        walk_files(dir)
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum()
+    };
+    let before = seg_bytes(dir.path());
+
+    // Delete 30% of the rows (buckets 0, 1, 2).
+    let gone: Vec<String> = (0..N).filter(|i| i % 10 < 3).map(|i| format!("r{i}")).collect();
+    let deleted = c
+        .delete(DeleteRequest {
+            selection: Selection {
+                ids: Some(gone.clone()),
+                ..Default::default()
+            },
+            limit: None,
+        })
+        .unwrap();
+    assert_eq!(deleted, gone.len());
+    let kept: Vec<u32> = (0..N as u32).filter(|i| i % 10 >= 3).collect();
+    // Tombstones in the memtable hide graph rows at once.
+    let r = recall(&c, &m, Space::Cosine, &kept, None);
+    assert!(r >= 0.95, "recall@10 with deletes pending {r}");
+
+    // Flushing the tombstones leaves a segment 30% dead: it is vacuumed.
+    c.maintain().unwrap();
+    assert_eq!(c.segment_count(), 1);
+    assert_eq!(c.count().unwrap(), kept.len());
+    assert!(c.wait_for_graphs(WAIT));
+    let s = c.graph_status();
+    assert_eq!((s.segments, s.ready, s.builds), (1, 1, 2));
+    let after = seg_bytes(dir.path());
+    assert!(after < before * 8 / 10, "segments {before} -> {after} bytes");
+    assert_eq!(graph_files(dir.path()).len(), 1, "the old graph file is gone");
+    let r = recall(&c, &m, Space::Cosine, &kept, None);
+    assert!(r >= 0.95, "recall@10 after vacuum {r}");
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_small_share_of_deletes_does_not_vacuum() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path());
+    let m = mixture(N, 1, DIM, 32, 0.6, false, 7);
+    let c = create(&db, "col", Space::L2);
+    load(&c, &m);
+    let gone: Vec<String> = (0..N).filter(|i| i % 10 == 0).map(|i| format!("r{i}")).collect();
+    c.delete(DeleteRequest {
+        selection: Selection {
+            ids: Some(gone),
+            ..Default::default()
+        },
+        limit: None,
+    })
+    .unwrap();
+    c.maintain().unwrap();
+    assert_eq!(c.segment_count(), 2, "10% dead is below the vacuum threshold");
+    assert_eq!(c.count().unwrap(), N - N / 10);
+}
+
+#[test]
+fn ef_search_changes_take_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path());
+    let m = mixture(N, 50, DIM, 8, 1.5, false, 8);
+    let c = create(&db, "col", Space::L2);
+    load(&c, &m);
+    assert!(c.wait_for_graphs(WAIT));
+    let id = c.info().id;
+    let set = |ef: usize| {
+        db.modify_collection(
+            id,
+            None,
+            None,
+            Some(ConfigUpdate {
+                ef_search: Some(ef),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    };
+    set(10);
+    let narrow = recall(&c, &m, Space::L2, &all_rows(), None);
+    set(400);
+    let wide = recall(&c, &m, Space::L2, &all_rows(), None);
+    eprintln!("recall@10: ef_search 10 -> {narrow}, 400 -> {wide}");
+    assert!(wide >= 0.99, "ef_search 400: recall {wide}");
+    assert!(narrow < wide, "ef_search 10 ({narrow}) should find less than 400 ({wide})");
+}
