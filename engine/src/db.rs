@@ -449,6 +449,7 @@ impl DbInner {
         let core = self.cores.lock().remove(&id);
         if let Some(core) = &core {
             core.dropped.store(true, Ordering::SeqCst);
+            core.graphs.closed.store(true, Ordering::SeqCst);
         }
         // Wait for a running flush or compaction of it to finish.
         let _guard = core.as_ref().map(|c| c.flush_lock.lock());

@@ -71,6 +71,8 @@ pub(crate) struct GraphCtx {
     pub(crate) builds: AtomicU64,
     pub(crate) loads: AtomicU64,
     pub(crate) rejected: AtomicU64,
+    /// Set when the collection is deleted: queued and running work stops.
+    pub(crate) closed: AtomicBool,
     tx: mpsc::Sender<Job>,
 }
 
@@ -149,6 +151,7 @@ impl GraphBuilder {
             builds: AtomicU64::new(0),
             loads: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             tx: self.tx.clone(),
         })
     }
@@ -169,7 +172,7 @@ fn run(job: Job, stop: &AtomicBool) {
     let (Some(seg), Some(ctx)) = (job.seg.upgrade(), job.ctx.upgrade()) else {
         return; // segment compacted away or collection closed
     };
-    if seg.graph().is_some() || stop.load(Ordering::SeqCst) {
+    if seg.graph().is_some() || stop.load(Ordering::SeqCst) || ctx.closed.load(Ordering::SeqCst) {
         return;
     }
     if let Err(e) = load_or_build(&seg, &ctx, job.load_first, stop) {
@@ -204,12 +207,17 @@ fn load_or_build(
     let cfg = ctx.cfg.lock().clone();
     // Give up when the store closes or the segment is compacted away (the
     // builder's job then holds the only reference to it).
-    let cancel = || stop.load(Ordering::SeqCst) || Arc::strong_count(seg) <= 1;
+    let cancel = || {
+        stop.load(Ordering::SeqCst)
+            || ctx.closed.load(Ordering::SeqCst)
+            || Arc::strong_count(seg) <= 1
+    };
     let Some(g) = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, &cfg, &cancel)? else {
         return Ok(());
     };
-    // The segment may have been compacted away while we built.
-    if !crate::fs::exists(&seg.path)? {
+    // The segment may have been compacted away (or its collection
+    // deleted) while we built.
+    if cancel() || !crate::fs::exists(&seg.path)? {
         return Ok(());
     }
     g.save(&gpath)?;
