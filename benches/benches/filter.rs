@@ -14,10 +14,15 @@ fn records() -> Vec<Option<Metadata>> {
     (0..ROWS)
         .map(|_| {
             let mut m = Metadata::new();
-            m.insert("category".into(), MetadataValue::Str(format!("c{}", rng.gen_range(0..10))));
+            m.insert(
+                "category".into(),
+                MetadataValue::Str(format!("c{}", rng.gen_range(0..10))),
+            );
             m.insert("n".into(), MetadataValue::Int(rng.gen_range(0..1000)));
             m.insert("score".into(), MetadataValue::Float(rng.gen::<f64>()));
-            let tags = (0..3).map(|_| format!("t{}", rng.gen_range(0..50))).collect();
+            let tags = (0..3)
+                .map(|_| format!("t{}", rng.gen_range(0..50)))
+                .collect();
             m.insert("tags".into(), MetadataValue::StrArray(tags));
             Some(m)
         })
@@ -28,7 +33,10 @@ fn filters() -> Vec<(&'static str, Where)> {
     [
         ("eq_10pct", json!({"category": "c3"})),
         ("range_1pct", json!({"n": {"$lt": 10}})),
-        ("and_1pct", json!({"$and": [{"category": "c3"}, {"score": {"$gte": 0.9}}]})),
+        (
+            "and_1pct",
+            json!({"$and": [{"category": "c3"}, {"score": {"$gte": 0.9}}]}),
+        ),
         ("contains_6pct", json!({"tags": {"$contains": "t7"}})),
         ("ne_90pct", json!({"category": {"$ne": "c3"}})),
     ]
@@ -40,7 +48,9 @@ fn filters() -> Vec<(&'static str, Where)> {
 fn bench(c: &mut Criterion) {
     let recs = records();
     let rows = || recs.iter().enumerate().map(|(i, m)| (i as Row, m.as_ref()));
-    c.bench_function("filter/index_build_100k", |b| b.iter(|| MetadataIndex::build(rows())));
+    c.bench_function("filter/index_build_100k", |b| {
+        b.iter(|| MetadataIndex::build(rows()))
+    });
     let index = MetadataIndex::build(rows());
     let mut group = c.benchmark_group("filter/100k");
     for (name, w) in filters() {
@@ -56,7 +66,9 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
     let j = json!({"$and": [{"category": {"$in": ["a", "b"]}}, {"n": {"$gt": 3}}, {"#document": {"$regex": "(?i)fox"}}]});
-    c.bench_function("filter/parse_and3", |b| b.iter(|| Where::parse(black_box(&j))));
+    c.bench_function("filter/parse_and3", |b| {
+        b.iter(|| Where::parse(black_box(&j)))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -30,7 +30,7 @@ use crate::catalog::Catalog;
 use crate::collection::Collection;
 use crate::compaction::Policy;
 use crate::error::{Error, Result};
-use crate::flush::Flusher;
+use crate::flush::{Flusher, IdleFlush};
 use crate::graphs::GraphBuilder;
 use crate::state::Core;
 use crate::types::{CollectionInfo, CollectionSpec, ConfigUpdate, Database, Metadata, Tenant};
@@ -44,21 +44,26 @@ pub const DEFAULT_DATABASE: &str = "default_database";
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Flush a collection's memtable to a segment once it holds about this
-    /// many bytes (default 64 MiB).
+    /// many bytes (default 16 MiB: about 10,000 384-d records). Queries scan
+    /// the memtable exactly, so it is kept small.
     pub memtable_bytes: usize,
     /// Flush and compact on a background thread (default). When false, a
     /// write that crosses the threshold flushes before it returns.
     pub background: bool,
     /// When to merge segments.
     pub compaction: Policy,
+    /// With `background`, also flush a memtable that has had no write for
+    /// a while (default: 1 s, at least 1 MiB); `None` turns it off.
+    pub idle_flush: Option<IdleFlush>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            memtable_bytes: 64 << 20,
+            memtable_bytes: 16 << 20,
             background: true,
             compaction: Policy::default(),
+            idle_flush: Some(IdleFlush::default()),
         }
     }
 }
@@ -69,8 +74,11 @@ pub(crate) struct DbInner {
     options: Options,
     catalog: Mutex<Catalog>,
     cores: Mutex<HashMap<Uuid, Arc<Core>>>,
-    flusher: Option<Flusher>,
+    // Dropped in this order: the graph builder stops first (which also
+    // cancels a merge's graph build), then the flush worker is joined, and
+    // the lock goes last.
     graph_builder: GraphBuilder,
+    flusher: Option<Flusher>,
     _lock: File,
 }
 
@@ -131,7 +139,7 @@ impl Db {
         }
         let flusher = options
             .background
-            .then(|| Flusher::start(options.compaction.clone()));
+            .then(|| Flusher::start(options.compaction.clone(), options.idle_flush.clone()));
         Ok(Db {
             inner: Arc::new(DbInner {
                 root,
@@ -433,6 +441,9 @@ impl DbInner {
 
     /// Called after each write: flush if the memtable is past the threshold.
     pub(crate) fn after_write(&self, core: &Arc<Core>) {
+        if let Some(f) = &self.flusher {
+            f.touch(core);
+        }
         if !core.wants_flush() {
             return;
         }

@@ -91,12 +91,18 @@ impl Error {
 
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// A corruption error naming `path`.
     pub fn corrupted(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
-        Error::Corrupted { path: path.into(), detail: detail.into() }
+        Error::Corrupted {
+            path: path.into(),
+            detail: detail.into(),
+        }
     }
 }
 

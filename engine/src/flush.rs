@@ -7,9 +7,10 @@
 //! the write path.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::compaction::Policy;
 use crate::error::Result;
@@ -100,23 +101,77 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
     Ok(())
 }
 
+/// When the background worker flushes a memtable that stopped growing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdleFlush {
+    /// No write for this long…
+    pub after: Duration,
+    /// …and at least this many bytes in the memtable.
+    pub min_bytes: usize,
+}
+
+impl Default for IdleFlush {
+    fn default() -> Self {
+        IdleFlush {
+            after: Duration::from_secs(1),
+            min_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Milliseconds on a process-wide monotonic clock (for "last write" times).
+pub(crate) fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+enum Msg {
+    /// Flush (and compact) this collection now.
+    Flush(Arc<Core>),
+    /// Watch this collection for idleness.
+    Watch(Weak<Core>),
+}
+
 /// The background worker: flushes collections whose memtable passed the
-/// threshold, then lets the compaction policy run.
+/// threshold, and those whose memtable stopped growing (so that, after a
+/// burst of writes, the tail gets a segment and a graph instead of being
+/// scanned by every query), then lets the compaction policy run.
 pub(crate) struct Flusher {
-    tx: Option<mpsc::Sender<Arc<Core>>>,
+    tx: Option<mpsc::Sender<Msg>>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Flusher {
     /// Starts the worker thread.
-    pub(crate) fn start(policy: Policy) -> Flusher {
-        let (tx, rx) = mpsc::channel::<Arc<Core>>();
+    pub(crate) fn start(policy: Policy, idle: Option<IdleFlush>) -> Flusher {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let tick = idle.as_ref().map_or(Duration::from_secs(3600), |i| {
+            (i.after / 2).max(Duration::from_millis(50))
+        });
         let handle = std::thread::Builder::new()
             .name("chromite-flush".into())
             .spawn(move || {
-                while let Ok(core) = rx.recv() {
-                    core.flush_queued.store(false, Ordering::SeqCst);
-                    maintain(&core, &policy);
+                let mut watched: Vec<Weak<Core>> = Vec::new();
+                loop {
+                    match rx.recv_timeout(tick) {
+                        Ok(Msg::Flush(core)) => {
+                            core.flush_queued.store(false, Ordering::SeqCst);
+                            maintain(&core, &policy);
+                        }
+                        Ok(Msg::Watch(core)) => watched.push(core),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    let Some(idle) = &idle else { continue };
+                    watched.retain(|w| w.strong_count() > 0);
+                    for core in watched.iter().filter_map(Weak::upgrade) {
+                        let quiet = now_ms()
+                            .saturating_sub(core.last_write_ms.load(Ordering::SeqCst))
+                            >= idle.after.as_millis() as u64;
+                        if quiet && core.state.read().active.approx_bytes() >= idle.min_bytes {
+                            maintain(&core, &policy);
+                        }
+                    }
                 }
             })
             .ok();
@@ -131,8 +186,20 @@ impl Flusher {
         if core.flush_queued.swap(true, Ordering::SeqCst) {
             return true;
         }
+        self.send(Msg::Flush(core.clone()))
+    }
+
+    /// Notes a write to `core`: the worker watches it for idleness.
+    pub(crate) fn touch(&self, core: &Arc<Core>) {
+        core.last_write_ms.store(now_ms(), Ordering::SeqCst);
+        if !core.idle_watched.swap(true, Ordering::SeqCst) {
+            self.send(Msg::Watch(Arc::downgrade(core)));
+        }
+    }
+
+    fn send(&self, msg: Msg) -> bool {
         match (&self.tx, &self.handle) {
-            (Some(tx), Some(_)) => tx.send(core.clone()).is_ok(),
+            (Some(tx), Some(_)) => tx.send(msg).is_ok(),
             _ => false,
         }
     }

@@ -3,11 +3,13 @@
 //! [`SegmentGraph`], entirely off the write and open paths.
 //!
 //! Rules (also in `docs/format.md`):
-//! - A segment written by a flush or a compaction is queued for a build; the
-//!   graph is saved next to it as `seg-N.graph` (atomic: temp file, fsync,
-//!   rename, directory fsync; layout in `index/graph_file.rs`) and then
-//!   published in the segment's slot. Until then the segment is searched
-//!   exactly.
+//! - A segment written by a flush is queued for a build; the graph is saved
+//!   next to it as `seg-N.graph` (atomic: temp file, fsync, rename,
+//!   directory fsync; layout in `index/graph_file.rs`) and then published
+//!   in the segment's slot. Until then the segment is searched exactly.
+//! - A segment written by a compaction gets its graph ([`build_now`])
+//!   before it replaces the merged ones, which keep serving with their
+//!   graphs meanwhile: a merge never leaves a large segment unindexed.
 //! - Opening a collection only queues a *load* per segment: an intact graph
 //!   file is read as is and never rebuilt; a missing one is built; one that
 //!   fails its checks is logged (naming the file) and rebuilt from the
@@ -73,10 +75,18 @@ pub(crate) struct GraphCtx {
     pub(crate) rejected: AtomicU64,
     /// Set when the collection is deleted: queued and running work stops.
     pub(crate) closed: AtomicBool,
+    /// The store's stop flag (set when it closes).
+    stop: Arc<AtomicBool>,
     tx: mpsc::Sender<Job>,
 }
 
 impl GraphCtx {
+    /// Whether graph work for this collection should stop: the collection
+    /// was deleted or the store is closing.
+    pub(crate) fn should_stop(&self) -> bool {
+        self.closed.load(Ordering::SeqCst) || self.stop.load(Ordering::SeqCst)
+    }
+
     /// Queues a build of `seg`'s graph (a freshly written segment).
     pub(crate) fn request_build(self: &Arc<Self>, seg: &Arc<Segment>) {
         self.send(seg, false);
@@ -136,7 +146,9 @@ impl GraphBuilder {
         let handle = match handle {
             Ok(h) => Some(h),
             Err(e) => {
-                tracing::error!("could not start the graph builder thread ({e}); segments are searched exactly");
+                tracing::error!(
+                    "could not start the graph builder thread ({e}); segments are searched exactly"
+                );
                 None
             }
         };
@@ -152,6 +164,7 @@ impl GraphBuilder {
             loads: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            stop: self.stop.clone(),
             tx: self.tx.clone(),
         })
     }
@@ -186,10 +199,9 @@ fn load_or_build(
     load_first: bool,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let vectors = seg.vectors()?;
     let gpath = path(seg.path.parent().unwrap_or(Path::new(".")), seg.file_no);
     if load_first {
-        match SegmentGraph::load(&gpath, vectors, seg.dim(), ctx.space) {
+        match SegmentGraph::load(&gpath, seg.vectors()?, seg.dim(), ctx.space) {
             Ok(g) => {
                 ctx.loads.fetch_add(1, Ordering::SeqCst);
                 seg.publish_graph(g);
@@ -204,7 +216,6 @@ fn load_or_build(
             }
         }
     }
-    let cfg = ctx.cfg.lock().clone();
     // Give up when the store closes or the segment is compacted away (the
     // builder's job then holds the only reference to it).
     let cancel = || {
@@ -212,7 +223,22 @@ fn load_or_build(
             || ctx.closed.load(Ordering::SeqCst)
             || Arc::strong_count(seg) <= 1
     };
-    let Some(g) = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, &cfg, &cancel)? else {
+    build_now(seg, ctx, &cancel)
+}
+
+/// Builds `seg`'s graph, saves it next to the segment and publishes it,
+/// unless `cancel` answers true first. Used by the background builder and,
+/// for merged segments, by compaction before it swaps the segment in (so a
+/// merge never leaves a large segment without a graph).
+pub(crate) fn build_now(
+    seg: &Segment,
+    ctx: &GraphCtx,
+    cancel: &(dyn Fn() -> bool + Sync),
+) -> Result<()> {
+    let vectors = seg.vectors()?;
+    let gpath = path(seg.path.parent().unwrap_or(Path::new(".")), seg.file_no);
+    let cfg = ctx.cfg.lock().clone();
+    let Some(g) = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, &cfg, cancel)? else {
         return Ok(());
     };
     // The segment may have been compacted away (or its collection

@@ -61,6 +61,7 @@ pub use collection::Collection;
 pub use db::{Db, Options, DEFAULT_DATABASE, DEFAULT_TENANT};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Where, WhereDocument};
+pub use flush::IdleFlush;
 pub use graphs::GraphStatus;
 pub use types::*;
 

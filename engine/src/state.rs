@@ -88,6 +88,10 @@ pub(crate) struct Core {
     /// Set while a background flush request is queued.
     pub(crate) flush_queued: AtomicBool,
     pub(crate) memtable_limit: usize,
+    /// When the last write was applied ([`crate::flush::now_ms`]).
+    pub(crate) last_write_ms: std::sync::atomic::AtomicU64,
+    /// Whether the flush worker watches this collection for idleness.
+    pub(crate) idle_watched: AtomicBool,
     /// Graph parameters, counters and the builder's queue.
     pub(crate) graphs: Arc<GraphCtx>,
 }
@@ -209,6 +213,8 @@ impl Core {
             dropped: AtomicBool::new(false),
             flush_queued: AtomicBool::new(false),
             memtable_limit,
+            last_write_ms: std::sync::atomic::AtomicU64::new(0),
+            idle_watched: AtomicBool::new(false),
             graphs,
         })
     }

@@ -88,7 +88,9 @@ impl Default for HnswConfig {
             max_neighbors: 16,
             resize_factor: 1.2,
             sync_threshold: 1000,
-            num_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            num_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             batch_size: 100,
         }
     }

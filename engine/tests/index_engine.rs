@@ -107,7 +107,13 @@ fn row_of(id: &str) -> u32 {
 /// `rows`, checking on the way that every returned row is in `rows`, that
 /// distances are Chroma's (recomputed from the vectors) and ascending, and
 /// that `min(K, rows)` results come back.
-fn recall(c: &Collection, m: &Mixture, space: Space, rows: &[u32], w: Option<serde_json::Value>) -> f64 {
+fn recall(
+    c: &Collection,
+    m: &Mixture,
+    space: Space,
+    rows: &[u32],
+    w: Option<serde_json::Value>,
+) -> f64 {
     let mut hits = 0;
     let mut total = 0;
     for q in &m.queries {
@@ -122,7 +128,10 @@ fn recall(c: &Collection, m: &Mixture, space: Space, rows: &[u32], w: Option<ser
             let v = &m.data[r as usize * DIM..(r as usize + 1) * DIM];
             assert_eq!(*d, distance(space, q, v), "distance of {id}");
         }
-        assert!(dists.windows(2).all(|w| w[0] <= w[1]), "not ascending: {dists:?}");
+        assert!(
+            dists.windows(2).all(|w| w[0] <= w[1]),
+            "not ascending: {dists:?}"
+        );
         total += truth.len();
         hits += ids
             .iter()
@@ -167,11 +176,23 @@ fn check_space(space: Space, seed: u64) {
     assert!(r >= 0.95, "{space:?} recall@10 {r}");
     // 10% of the rows: planned per segment, never fewer than k results.
     let bucket3: Vec<u32> = (0..N as u32).filter(|i| i % 10 == 3).collect();
-    let r = recall(&c, &m, space, &bucket3, Some(serde_json::json!({"bucket": 3})));
+    let r = recall(
+        &c,
+        &m,
+        space,
+        &bucket3,
+        Some(serde_json::json!({"bucket": 3})),
+    );
     assert!(r >= 0.95, "{space:?} filtered recall@10 {r}");
     // 50%.
     let low: Vec<u32> = (0..N as u32).filter(|i| i % 10 < 5).collect();
-    let r = recall(&c, &m, space, &low, Some(serde_json::json!({"bucket": {"$lt": 5}})));
+    let r = recall(
+        &c,
+        &m,
+        space,
+        &low,
+        Some(serde_json::json!({"bucket": {"$lt": 5}})),
+    );
     assert!(r >= 0.95, "{space:?} 50% recall@10 {r}");
 }
 
@@ -237,7 +258,10 @@ fn damaged_graph_is_rebuilt(rejected: u64, damage: impl Fn(&Path)) {
 
     assert!(c.wait_for_graphs(WAIT), "graph never rebuilt");
     let s = c.graph_status();
-    assert_eq!((s.ready, s.loads, s.builds, s.rejected), (1, 0, 1, rejected));
+    assert_eq!(
+        (s.ready, s.loads, s.builds, s.rejected),
+        (1, 0, 1, rejected)
+    );
     let r = recall(&c, &m, Space::L2, &all_rows(), None);
     assert!(r >= 0.95, "recall@10 after rebuild {r}");
     drop(c);
@@ -297,7 +321,10 @@ fn deleted_records_are_never_returned_and_vacuum_frees_them() {
     let before = seg_bytes(dir.path());
 
     // Delete 30% of the rows (buckets 0, 1, 2).
-    let gone: Vec<String> = (0..N).filter(|i| i % 10 < 3).map(|i| format!("r{i}")).collect();
+    let gone: Vec<String> = (0..N)
+        .filter(|i| i % 10 < 3)
+        .map(|i| format!("r{i}"))
+        .collect();
     let deleted = c
         .delete(DeleteRequest {
             selection: Selection {
@@ -321,8 +348,15 @@ fn deleted_records_are_never_returned_and_vacuum_frees_them() {
     let s = c.graph_status();
     assert_eq!((s.segments, s.ready, s.builds), (1, 1, 2));
     let after = seg_bytes(dir.path());
-    assert!(after < before * 8 / 10, "segments {before} -> {after} bytes");
-    assert_eq!(graph_files(dir.path()).len(), 1, "the old graph file is gone");
+    assert!(
+        after < before * 8 / 10,
+        "segments {before} -> {after} bytes"
+    );
+    assert_eq!(
+        graph_files(dir.path()).len(),
+        1,
+        "the old graph file is gone"
+    );
     let r = recall(&c, &m, Space::Cosine, &kept, None);
     assert!(r >= 0.95, "recall@10 after vacuum {r}");
 }
@@ -350,7 +384,10 @@ fn a_small_share_of_deletes_does_not_vacuum() {
     let m = mixture(N, 1, DIM, 32, 0.6, false, 7);
     let c = create(&db, "col", Space::L2);
     load(&c, &m);
-    let gone: Vec<String> = (0..N).filter(|i| i % 10 == 0).map(|i| format!("r{i}")).collect();
+    let gone: Vec<String> = (0..N)
+        .filter(|i| i % 10 == 0)
+        .map(|i| format!("r{i}"))
+        .collect();
     c.delete(DeleteRequest {
         selection: Selection {
             ids: Some(gone),
@@ -360,7 +397,11 @@ fn a_small_share_of_deletes_does_not_vacuum() {
     })
     .unwrap();
     c.maintain().unwrap();
-    assert_eq!(c.segment_count(), 2, "10% dead is below the vacuum threshold");
+    assert_eq!(
+        c.segment_count(),
+        2,
+        "10% dead is below the vacuum threshold"
+    );
     assert_eq!(c.count().unwrap(), N - N / 10);
 }
 
@@ -391,5 +432,73 @@ fn ef_search_changes_take_effect() {
     let wide = recall(&c, &m, Space::L2, &all_rows(), None);
     eprintln!("recall@10: ef_search 10 -> {narrow}, 400 -> {wide}");
     assert!(wide >= 0.99, "ef_search 400: recall {wide}");
-    assert!(narrow < wide, "ef_search 10 ({narrow}) should find less than 400 ({wide})");
+    assert!(
+        narrow < wide,
+        "ef_search 10 ({narrow}) should find less than 400 ({wide})"
+    );
+}
+
+#[test]
+fn a_memtable_that_stops_growing_is_flushed_and_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_with(
+        dir.path(),
+        Options {
+            memtable_bytes: 1 << 30,
+            background: true,
+            idle_flush: Some(IdleFlush {
+                after: Duration::from_millis(200),
+                min_bytes: 1,
+            }),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let m = mixture(N, 20, DIM, 32, 0.6, false, 9);
+    let c = create(&db, "col", Space::L2);
+    // `load` flushes explicitly; write without it here.
+    c.add(RecordBatch {
+        ids: (0..N).map(|i| format!("r{i}")).collect(),
+        embeddings: Some(m.data.chunks_exact(DIM).map(<[f32]>::to_vec).collect()),
+        ..Default::default()
+    })
+    .unwrap();
+    let until = std::time::Instant::now() + WAIT;
+    while c.segment_count() == 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.segment_count(), 1, "the quiet memtable was never flushed");
+    assert!(c.wait_for_graphs(WAIT));
+    assert_eq!(c.graph_status().ready, 1);
+    let r = recall(&c, &m, Space::L2, &all_rows(), None);
+    assert!(r >= 0.95, "recall@10 {r}");
+}
+
+#[test]
+fn a_merged_segment_is_indexed_before_it_replaces_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path());
+    let m = mixture(N, 20, DIM, 32, 0.6, false, 10);
+    let c = create(&db, "col", Space::L2);
+    // Two segments of N/2 rows each, then a full merge.
+    for half in [0..N / 2, N / 2..N] {
+        c.add(RecordBatch {
+            ids: half.clone().map(|i| format!("r{i}")).collect(),
+            embeddings: Some(
+                half.map(|i| m.data[i * DIM..(i + 1) * DIM].to_vec())
+                    .collect(),
+            ),
+            ..Default::default()
+        })
+        .unwrap();
+        c.flush().unwrap();
+    }
+    assert!(c.wait_for_graphs(WAIT));
+    c.compact().unwrap();
+    assert_eq!(c.segment_count(), 1);
+    // No waiting: the merged segment came with its graph.
+    let s = c.graph_status();
+    assert_eq!((s.segments, s.ready, s.builds), (1, 1, 3));
+    let r = recall(&c, &m, Space::L2, &all_rows(), None);
+    assert!(r >= 0.95, "recall@10 {r}");
 }

@@ -7,7 +7,7 @@ mod index_support;
 
 use std::path::Path;
 
-use chromite_engine::index::{exact_query, SegmentGraph, RowFilter, GRAPH_FILE_HEADER_LEN};
+use chromite_engine::index::{exact_query, RowFilter, SegmentGraph, GRAPH_FILE_HEADER_LEN};
 use chromite_engine::{Error, Space};
 use index_support::{config, mixture};
 

@@ -4,7 +4,7 @@
 
 mod index_support;
 
-use chromite_engine::index::{distance::distance, exact_top_k, SegmentGraph, RowFilter};
+use chromite_engine::index::{distance::distance, exact_top_k, RowFilter, SegmentGraph};
 use chromite_engine::Space;
 use index_support::{config, mixture, recall, Mixture};
 

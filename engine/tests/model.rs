@@ -152,6 +152,7 @@ fn run(steps: Vec<Step>) {
             max_merge: 2,
             ..compaction::Policy::default()
         },
+        idle_flush: None,
     };
     let mut db = Db::open_with(dir.path(), opts()).unwrap();
     let cid = new_collection(&db, "model").info().id;

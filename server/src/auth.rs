@@ -14,8 +14,15 @@ use crate::error::{ApiError, Code};
 use crate::state::AppState;
 
 /// Paths that answer without a token.
-const OPEN_PATHS: &[&str] =
-    &["/api/v2", "/api/v2/heartbeat", "/api/v2/version", "/api/v2/healthcheck", "/docs", "/docs/", "/openapi.json"];
+const OPEN_PATHS: &[&str] = &[
+    "/api/v2",
+    "/api/v2/heartbeat",
+    "/api/v2/version",
+    "/api/v2/healthcheck",
+    "/docs",
+    "/docs/",
+    "/openapi.json",
+];
 
 /// Compares without an early exit on the first differing byte.
 fn same(a: &[u8], b: &[u8]) -> bool {
@@ -23,7 +30,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn presented(req: &Request) -> Option<&str> {
-    if let Some(v) = req.headers().get("x-chroma-token").and_then(|v| v.to_str().ok()) {
+    if let Some(v) = req
+        .headers()
+        .get("x-chroma-token")
+        .and_then(|v| v.to_str().ok())
+    {
         return Some(v.trim());
     }
     let v = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
@@ -51,7 +62,8 @@ pub async fn default_json_content_type(mut req: Request, next: Next) -> Response
         Some(v) => v.as_bytes().iter().all(u8::is_ascii_whitespace),
     };
     if missing {
-        req.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        req.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     next.run(req).await
 }

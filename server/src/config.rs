@@ -10,7 +10,11 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 40 * 1024 * 1024;
 
 /// `chromite`: a Chroma-compatible vector database server.
 #[derive(Debug, Parser)]
-#[command(name = "chromite", version, about = "Chroma-compatible vector database server")]
+#[command(
+    name = "chromite",
+    version,
+    about = "Chroma-compatible vector database server"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -62,7 +66,12 @@ pub struct RunArgs {
     #[arg(long, env = "CHROMITE_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
     /// Allowed CORS origins, comma-separated; `*` (the default) allows any.
-    #[arg(long, env = "CHROMITE_CORS_ORIGINS", value_delimiter = ',', default_value = "*")]
+    #[arg(
+        long,
+        env = "CHROMITE_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
     pub cors_origins: Vec<String>,
     /// Largest request body in bytes (413 above it).
     #[arg(long, env = "CHROMITE_MAX_BODY_SIZE", default_value_t = DEFAULT_MAX_BODY_SIZE)]
@@ -115,7 +124,12 @@ impl From<&RunArgs> for Settings {
         Settings {
             allow_reset: a.allow_reset,
             auth_token: a.auth_token.clone().filter(|t| !t.is_empty()),
-            cors_origins: a.cors_origins.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            cors_origins: a
+                .cors_origins
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
             max_body_size: a.max_body_size,
         }
     }

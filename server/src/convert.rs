@@ -6,14 +6,16 @@
 use std::net::Ipv4Addr;
 
 use chromite_engine::{
-    CollectionConfig, CollectionInfo, CollectionSpec, ConfigUpdate, HnswConfig, Include, Metadata, MetadataValue,
-    RecordBatch, Selection, Space, Where, WhereDocument,
+    CollectionConfig, CollectionInfo, CollectionSpec, ConfigUpdate, HnswConfig, Include, Metadata,
+    MetadataValue, RecordBatch, Selection, Space, Where, WhereDocument,
 };
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::wire::collection::{Collection, CollectionConfiguration, CreateCollection, UpdateConfiguration};
+use crate::wire::collection::{
+    Collection, CollectionConfiguration, CreateCollection, UpdateConfiguration,
+};
 use crate::wire::metadata::{self, CollectionMetadata};
 use crate::wire::IncludeItem;
 
@@ -23,18 +25,30 @@ const NAME_RULE: &str = "Expected a name containing 3-512 characters from [a-zA-
 
 /// Why a collection or database name is refused, without a prefix.
 fn name_problem(name: &str) -> Option<String> {
-    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     let len = name.chars().count();
-    let ends_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    let ends_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if !(3..=512).contains(&len) || !ok_chars || !ends_ok {
         return Some(format!("{NAME_RULE}. Got: {name}"));
     }
     if name.contains("..") {
-        return Some(format!("Expected a name that does not contains two consecutive periods (..). Got {name}"));
+        return Some(format!(
+            "Expected a name that does not contains two consecutive periods (..). Got {name}"
+        ));
     }
     if name.parse::<Ipv4Addr>().is_ok() {
-        return Some(format!("Expected a name that is not a valid ip address. Got {name}"));
+        return Some(format!(
+            "Expected a name that is not a valid ip address. Got {name}"
+        ));
     }
     None
 }
@@ -67,17 +81,25 @@ pub fn validate_tenant_name(name: &str) -> ApiResult<()> {
 
 /// A collection UUID from a path segment.
 pub fn collection_id(raw: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw)
-        .map_err(|_| ApiError::invalid("Validation error: collection_id: Invalid collection ID format, expected UUID"))
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::invalid(
+            "Validation error: collection_id: Invalid collection ID format, expected UUID",
+        )
+    })
 }
 
 // ---------------------------------------------------------------- metadata
 
 /// Collection metadata for create/modify: `{}` is a 400 naming `field`.
-pub fn collection_metadata(meta: Option<CollectionMetadata>, field: &str) -> ApiResult<Option<Metadata>> {
+pub fn collection_metadata(
+    meta: Option<CollectionMetadata>,
+    field: &str,
+) -> ApiResult<Option<Metadata>> {
     match meta {
         None => Ok(None),
-        Some(m) if m.is_empty() => Err(ApiError::invalid(format!("Validation error: {field}: Metadata cannot be empty"))),
+        Some(m) if m.is_empty() => Err(ApiError::invalid(format!(
+            "Validation error: {field}: Metadata cannot be empty"
+        ))),
         Some(m) => Ok(Some(metadata::to_engine(m))),
     }
 }
@@ -89,7 +111,9 @@ fn space_from_str(s: &str) -> ApiResult<Space> {
         "l2" => Ok(Space::L2),
         "cosine" => Ok(Space::Cosine),
         "ip" => Ok(Space::Ip),
-        other => Err(ApiError::invalid(format!("Invalid space: {other}. Expected one of l2, cosine, ip"))),
+        other => Err(ApiError::invalid(format!(
+            "Invalid space: {other}. Expected one of l2, cosine, ip"
+        ))),
     }
 }
 
@@ -104,7 +128,9 @@ fn space_name(s: Space) -> &'static str {
 fn meta_usize(v: &MetadataValue, key: &str) -> ApiResult<usize> {
     match v {
         MetadataValue::Int(i) if *i >= 0 => Ok(*i as usize),
-        _ => Err(ApiError::invalid(format!("Invalid value for metadata key {key}: expected a non-negative integer"))),
+        _ => Err(ApiError::invalid(format!(
+            "Invalid value for metadata key {key}: expected a non-negative integer"
+        ))),
     }
 }
 
@@ -114,7 +140,11 @@ fn apply_legacy_metadata(hnsw: &mut HnswConfig, meta: &Metadata) -> ApiResult<()
         match key.as_str() {
             "hnsw:space" => match v {
                 MetadataValue::Str(s) => hnsw.space = space_from_str(s)?,
-                _ => return Err(ApiError::invalid("Invalid value for metadata key hnsw:space: expected a string")),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "Invalid value for metadata key hnsw:space: expected a string",
+                    ))
+                }
             },
             "hnsw:construction_ef" => hnsw.ef_construction = meta_usize(v, key)?,
             "hnsw:search_ef" => hnsw.ef_search = meta_usize(v, key)?,
@@ -125,7 +155,11 @@ fn apply_legacy_metadata(hnsw: &mut HnswConfig, meta: &Metadata) -> ApiResult<()
             "hnsw:resize_factor" => match v {
                 MetadataValue::Float(f) => hnsw.resize_factor = *f,
                 MetadataValue::Int(i) => hnsw.resize_factor = *i as f64,
-                _ => return Err(ApiError::invalid("Invalid value for metadata key hnsw:resize_factor: expected a number")),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "Invalid value for metadata key hnsw:resize_factor: expected a number",
+                    ))
+                }
             },
             _ => {}
         }
@@ -142,10 +176,13 @@ fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 /// local Chroma does.
 fn apply_schema(hnsw: &mut HnswConfig, schema: &Value) -> ApiResult<Option<Value>> {
     if !schema.is_object() {
-        return Err(ApiError::invalid("Failed to reconcile schema: Invalid schema input: schema must be an object"));
+        return Err(ApiError::invalid(
+            "Failed to reconcile schema: Invalid schema input: schema must be an object",
+        ));
     }
     let sparse_enabled = |vt: &Value| {
-        get_path(vt, &["sparse_vector", "sparse_vector_index", "enabled"]).and_then(Value::as_bool) == Some(true)
+        get_path(vt, &["sparse_vector", "sparse_vector_index", "enabled"]).and_then(Value::as_bool)
+            == Some(true)
     };
     let mut value_types: Vec<&Value> = schema.get("defaults").into_iter().collect();
     if let Some(keys) = schema.get("keys").and_then(Value::as_object) {
@@ -156,9 +193,19 @@ fn apply_schema(hnsw: &mut HnswConfig, schema: &Value) -> ApiResult<Option<Value
             "Failed to reconcile schema: Invalid schema input: Sparse vector indexing is not enabled in local",
         ));
     }
-    let config = get_path(schema, &["keys", "#embedding", "float_list", "vector_index", "config"])
-        .or_else(|| get_path(schema, &["defaults", "float_list", "vector_index", "config"]));
-    let Some(config) = config else { return Ok(None) };
+    let config = get_path(
+        schema,
+        &["keys", "#embedding", "float_list", "vector_index", "config"],
+    )
+    .or_else(|| {
+        get_path(
+            schema,
+            &["defaults", "float_list", "vector_index", "config"],
+        )
+    });
+    let Some(config) = config else {
+        return Ok(None);
+    };
     if let Some(space) = config.get("space").and_then(Value::as_str) {
         hnsw.space = space_from_str(space)?;
     }
@@ -187,12 +234,17 @@ fn apply_schema(hnsw: &mut HnswConfig, schema: &Value) -> ApiResult<Option<Value
             hnsw.resize_factor = f;
         }
     }
-    Ok(config.get("embedding_function").filter(|v| !v.is_null()).cloned())
+    Ok(config
+        .get("embedding_function")
+        .filter(|v| !v.is_null())
+        .cloned())
 }
 
 fn apply_configuration(hnsw: &mut HnswConfig, cfg: &CollectionConfiguration) -> ApiResult<()> {
     match (&cfg.hnsw, &cfg.spann) {
-        (Some(_), Some(_)) => Err(ApiError::invalid("Multiple vector index configurations provided")),
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "Multiple vector index configurations provided",
+        )),
         (Some(h), None) => {
             if let Some(s) = h.space {
                 hnsw.space = s;
@@ -251,14 +303,27 @@ pub fn collection_spec(req: &CreateCollection) -> ApiResult<CollectionSpec> {
     if let Some(meta) = &metadata {
         apply_legacy_metadata(&mut hnsw, meta)?;
     }
-    Ok(CollectionSpec { metadata, config: CollectionConfig { hnsw, embedding_function } })
+    Ok(CollectionSpec {
+        metadata,
+        config: CollectionConfig {
+            hnsw,
+            embedding_function,
+        },
+    })
 }
 
 /// The engine update of a `new_configuration`.
 pub fn config_update(cfg: UpdateConfiguration) -> ApiResult<ConfigUpdate> {
-    let mut up = ConfigUpdate { embedding_function: cfg.embedding_function.filter(|v| !v.is_null()), ..Default::default() };
+    let mut up = ConfigUpdate {
+        embedding_function: cfg.embedding_function.filter(|v| !v.is_null()),
+        ..Default::default()
+    };
     match (cfg.hnsw, cfg.spann) {
-        (Some(_), Some(_)) => return Err(ApiError::invalid("Multiple vector index configurations provided")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "Multiple vector index configurations provided",
+            ))
+        }
         (Some(h), None) => {
             up.ef_search = h.ef_search;
             up.max_neighbors = h.max_neighbors;
@@ -368,7 +433,11 @@ fn is_empty_object(v: &Value) -> bool {
 
 /// A selection; `where: {}` and `where_document: {}` (sent by old clients)
 /// mean "no filter".
-pub fn selection(ids: Option<Vec<String>>, where_: Option<Value>, where_document: Option<Value>) -> ApiResult<Selection> {
+pub fn selection(
+    ids: Option<Vec<String>>,
+    where_: Option<Value>,
+    where_document: Option<Value>,
+) -> ApiResult<Selection> {
     let r#where = match where_.filter(|v| !v.is_null() && !is_empty_object(v)) {
         Some(v) => Some(Where::parse(&v)?),
         None => None,
@@ -377,14 +446,22 @@ pub fn selection(ids: Option<Vec<String>>, where_: Option<Value>, where_document
         Some(v) => Some(WhereDocument::parse(&v)?),
         None => None,
     };
-    Ok(Selection { ids, r#where, where_document })
+    Ok(Selection {
+        ids,
+        r#where,
+        where_document,
+    })
 }
 
 /// Validates embeddings: at least one dimension, finite values.
-pub fn validate_embeddings<'a>(embeddings: impl IntoIterator<Item = &'a Vec<f32>>) -> ApiResult<()> {
+pub fn validate_embeddings<'a>(
+    embeddings: impl IntoIterator<Item = &'a Vec<f32>>,
+) -> ApiResult<()> {
     for e in embeddings {
         if e.is_empty() {
-            return Err(ApiError::invalid("Validation error: embeddings: Each embedding must have at least 1 dimension"));
+            return Err(ApiError::invalid(
+                "Validation error: embeddings: Each embedding must have at least 1 dimension",
+            ));
         }
         if e.iter().any(|x| !x.is_finite()) {
             return Err(ApiError::invalid(
@@ -406,10 +483,14 @@ pub fn validate_batch(batch: &RecordBatch) -> ApiResult<()> {
         batch.uris.as_ref().map(Vec::len),
     ];
     if lens.iter().flatten().any(|&l| l != n) {
-        return Err(ApiError::invalid("Inconsistent number of IDs, embeddings, documents, URIs and metadatas"));
+        return Err(ApiError::invalid(
+            "Inconsistent number of IDs, embeddings, documents, URIs and metadatas",
+        ));
     }
     if batch.ids.iter().any(String::is_empty) {
-        return Err(ApiError::invalid("Empty ID, ID must have at least one character"));
+        return Err(ApiError::invalid(
+            "Empty ID, ID must have at least one character",
+        ));
     }
     if let Some(e) = &batch.embeddings {
         validate_embeddings(e)?;
@@ -434,9 +515,18 @@ mod tests {
         assert!(validate_collection_name("abc-").is_err());
         assert!(validate_collection_name("a b c").is_err());
         assert!(validate_collection_name(&"a".repeat(513)).is_err());
-        assert!(validate_collection_name("a..b").unwrap_err().message.contains("two consecutive periods"));
-        assert!(validate_collection_name("10.0.0.1").unwrap_err().message.contains("ip address"));
-        assert!(validate_database_name("x").unwrap_err().message.starts_with("Expected a name"));
+        assert!(validate_collection_name("a..b")
+            .unwrap_err()
+            .message
+            .contains("two consecutive periods"));
+        assert!(validate_collection_name("10.0.0.1")
+            .unwrap_err()
+            .message
+            .contains("ip address"));
+        assert!(validate_database_name("x")
+            .unwrap_err()
+            .message
+            .starts_with("Expected a name"));
         assert_eq!(
             validate_tenant_name("t1").unwrap_err().message,
             r#"Validation error: name: Validation error: length [{"min": Number(3), "value": String("t1")}]"#
@@ -464,7 +554,10 @@ mod tests {
             "name": "abc", "configuration": {"hnsw": {}, "spann": {}}
         }))
         .unwrap();
-        assert_eq!(collection_spec(&req).unwrap_err().message, "Multiple vector index configurations provided");
+        assert_eq!(
+            collection_spec(&req).unwrap_err().message,
+            "Multiple vector index configurations provided"
+        );
     }
 
     #[test]
@@ -483,25 +576,44 @@ mod tests {
             "schema": {"keys": {"sp": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {}}}}}}
         }))
         .unwrap();
-        assert!(collection_spec(&req).unwrap_err().message.contains("Sparse vector indexing is not enabled in local"));
+        assert!(collection_spec(&req)
+            .unwrap_err()
+            .message
+            .contains("Sparse vector indexing is not enabled in local"));
     }
 
     #[test]
     fn empty_metadata_is_refused() {
         let e = collection_metadata(Some(Default::default()), "new_metadata").unwrap_err();
-        assert_eq!(e.message, "Validation error: new_metadata: Metadata cannot be empty");
+        assert_eq!(
+            e.message,
+            "Validation error: new_metadata: Metadata cannot be empty"
+        );
     }
 
     #[test]
     fn ragged_batches_and_bad_embeddings() {
-        let mut b = RecordBatch { ids: vec!["a".into()], embeddings: Some(vec![vec![1.0], vec![2.0]]), ..Default::default() };
-        assert!(validate_batch(&b).unwrap_err().message.starts_with("Inconsistent number"));
+        let mut b = RecordBatch {
+            ids: vec!["a".into()],
+            embeddings: Some(vec![vec![1.0], vec![2.0]]),
+            ..Default::default()
+        };
+        assert!(validate_batch(&b)
+            .unwrap_err()
+            .message
+            .starts_with("Inconsistent number"));
         b.embeddings = Some(vec![vec![]]);
-        assert!(validate_batch(&b).unwrap_err().message.contains("at least 1 dimension"));
+        assert!(validate_batch(&b)
+            .unwrap_err()
+            .message
+            .contains("at least 1 dimension"));
         b.embeddings = Some(vec![vec![f32::NAN]]);
         assert!(validate_batch(&b).unwrap_err().message.contains("NaN"));
         b.embeddings = Some(vec![vec![1.0]]);
         b.ids = vec![String::new()];
-        assert!(validate_batch(&b).unwrap_err().message.starts_with("Empty ID"));
+        assert!(validate_batch(&b)
+            .unwrap_err()
+            .message
+            .starts_with("Empty ID"));
     }
 }

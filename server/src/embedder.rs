@@ -18,11 +18,17 @@ pub fn no_model(what: &str) -> ApiError {
 }
 
 /// Embeds `texts` with `embedder` on a blocking thread, checking the count.
-pub async fn embed(embedder: &Arc<dyn Embedder>, texts: Vec<String>, task: Task) -> ApiResult<Vec<Vec<f32>>> {
+pub async fn embed(
+    embedder: &Arc<dyn Embedder>,
+    texts: Vec<String>,
+    task: Task,
+) -> ApiResult<Vec<Vec<f32>>> {
     let embedder = Arc::clone(embedder);
     crate::api::blocking(move || {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let vecs = embedder.embed(&refs, task).map_err(|e| ApiError::internal(format!("embedding failed: {e}")))?;
+        let vecs = embedder
+            .embed(&refs, task)
+            .map_err(|e| ApiError::internal(format!("embedding failed: {e}")))?;
         if vecs.len() != refs.len() {
             return Err(ApiError::internal(format!(
                 "embedding failed: the model returned {} vectors for {} texts",

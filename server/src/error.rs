@@ -96,7 +96,10 @@ pub struct ErrorBody<'a> {
 impl ApiError {
     /// An error with this code and message.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
 
     /// 400 `InvalidArgumentError`.
@@ -155,9 +158,15 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
             // Same text as axum's rejection, which is what Chroma sends.
-            JsonRejection::JsonDataError(e) => ApiError::new(Code::UnprocessableEntity, e.body_text()),
-            JsonRejection::JsonSyntaxError(e) => ApiError::new(Code::InvalidArgument, e.body_text()),
-            JsonRejection::MissingJsonContentType(e) => ApiError::new(Code::UnsupportedMediaType, e.body_text()),
+            JsonRejection::JsonDataError(e) => {
+                ApiError::new(Code::UnprocessableEntity, e.body_text())
+            }
+            JsonRejection::JsonSyntaxError(e) => {
+                ApiError::new(Code::InvalidArgument, e.body_text())
+            }
+            JsonRejection::MissingJsonContentType(e) => {
+                ApiError::new(Code::UnsupportedMediaType, e.body_text())
+            }
             JsonRejection::BytesRejection(e) => {
                 let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     Code::PayloadTooLarge
@@ -185,7 +194,10 @@ impl From<PathRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: self.code.name(), message: &self.message };
+        let body = ErrorBody {
+            error: self.code.name(),
+            message: &self.message,
+        };
         (self.code.status(), Json(body)).into_response()
     }
 }

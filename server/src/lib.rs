@@ -46,7 +46,10 @@ fn cors(origins: &[String]) -> CorsLayer {
     if origins.is_empty() || origins.iter().any(|o| o == "*") {
         return CorsLayer::permissive();
     }
-    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(list))
         .allow_methods(AllowMethods::list([
@@ -67,8 +70,14 @@ pub fn app(state: AppState) -> Router {
     api::routes()
         .layer(DefaultBodyLimit::max(settings.max_body_size))
         .layer(middleware::from_fn(auth::default_json_content_type))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(cors(&settings.cors_origins))
         .with_state(state)
 }

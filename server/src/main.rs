@@ -42,7 +42,10 @@ fn embed(args: EmbedArgs) -> ExitCode {
         JinaTask::RetrievalPassage => Some(Task::Passage),
         _ => None,
     };
-    let opts = EmbedOptions { task: (!model.tasks().is_empty()).then_some(jina), dim: args.dim };
+    let opts = EmbedOptions {
+        task: (!model.tasks().is_empty()).then_some(jina),
+        dim: args.dim,
+    };
     let run_batch = |lines: &[String]| -> Result<Vec<Vec<f32>>, chromite_embed::Error> {
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         match (role, args.dim) {
@@ -109,7 +112,10 @@ fn run(args: RunArgs) -> ExitCode {
             tracing::debug!("{var} is set and ignored: chromite sends no telemetry");
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("chromite: cannot start the async runtime: {e}");
@@ -139,7 +145,11 @@ async fn serve(args: RunArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("loading the model failed: {e}"))?
             .map_err(|e| format!("cannot load the embedding model {model}: {e}"))?;
-        tracing::info!("embedding model {} loaded (dimension {})", loaded.model_id(), loaded.dim());
+        tracing::info!(
+            "embedding model {} loaded (dimension {})",
+            loaded.model_id(),
+            loaded.dim()
+        );
         state = state.with_embedder(Arc::new(loaded));
     }
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
@@ -150,13 +160,23 @@ async fn serve(args: RunArgs) -> Result<(), String> {
                 .and_then(|mut a| a.next().ok_or_else(|| "no address".to_string()))
         })
         .map_err(|e| format!("bad --host/--port {}:{}: {e}", args.host, args.port))?;
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(
         "chromite {} serving the Chroma API on http://{addr} (data: {}, reset {}, auth {})",
         env!("CARGO_PKG_VERSION"),
         args.path.display(),
-        if args.allow_reset { "allowed" } else { "disabled" },
-        if args.auth_token.as_deref().is_some_and(|t| !t.is_empty()) { "token" } else { "off" },
+        if args.allow_reset {
+            "allowed"
+        } else {
+            "disabled"
+        },
+        if args.auth_token.as_deref().is_some_and(|t| !t.is_empty()) {
+            "token"
+        } else {
+            "off"
+        },
     );
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())

@@ -15,7 +15,9 @@ use axum::response::Response;
 use crate::state::AppState;
 
 /// Latency histogram bucket bounds in seconds.
-const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[derive(Debug, Default, Clone)]
 struct Histogram {
@@ -57,7 +59,13 @@ impl RecordOp {
             RecordOp::Query => "query",
         }
     }
-    const ALL: [RecordOp; 5] = [RecordOp::Add, RecordOp::Upsert, RecordOp::Update, RecordOp::Delete, RecordOp::Query];
+    const ALL: [RecordOp; 5] = [
+        RecordOp::Add,
+        RecordOp::Upsert,
+        RecordOp::Update,
+        RecordOp::Delete,
+        RecordOp::Query,
+    ];
 }
 
 /// The server's metrics registry.
@@ -85,8 +93,13 @@ impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        *r.counts.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
-        let h = r.latency.entry((method.to_string(), route.to_string())).or_default();
+        *r.counts
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+        let h = r
+            .latency
+            .entry((method.to_string(), route.to_string()))
+            .or_default();
         for (i, b) in BUCKETS.iter().enumerate() {
             if secs <= *b {
                 h.counts[i] += 1;
@@ -116,10 +129,16 @@ impl Metrics {
     pub fn render(&self, gauges: Option<StoreGauges>) -> String {
         let mut out = String::new();
         let r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        out.push_str("# HELP chromite_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP chromite_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE chromite_http_requests_total counter\n");
         for ((m, route, s), n) in &r.counts {
-            let _ = writeln!(out, "chromite_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {n}", esc(route));
+            let _ = writeln!(
+                out,
+                "chromite_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {n}",
+                esc(route)
+            );
         }
         out.push_str("# HELP chromite_http_request_duration_seconds HTTP request latency by method and route.\n");
         out.push_str("# TYPE chromite_http_request_duration_seconds histogram\n");
@@ -136,26 +155,57 @@ impl Metrics {
                 "chromite_http_request_duration_seconds_bucket{{method=\"{m}\",route=\"{route}\",le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "chromite_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{route}\"}} {}", h.sum);
+            let _ = writeln!(
+                out,
+                "chromite_http_request_duration_seconds_sum{{method=\"{m}\",route=\"{route}\"}} {}",
+                h.sum
+            );
             let _ = writeln!(out, "chromite_http_request_duration_seconds_count{{method=\"{m}\",route=\"{route}\"}} {}", h.count);
         }
         drop(r);
-        out.push_str("# HELP chromite_records_total Records written, deleted or queried, by operation.\n");
+        out.push_str(
+            "# HELP chromite_records_total Records written, deleted or queried, by operation.\n",
+        );
         out.push_str("# TYPE chromite_records_total counter\n");
         for (i, op) in RecordOp::ALL.iter().enumerate() {
-            let _ = writeln!(out, "chromite_records_total{{op=\"{}\"}} {}", op.label(), self.records[i].load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "chromite_records_total{{op=\"{}\"}} {}",
+                op.label(),
+                self.records[i].load(Ordering::Relaxed)
+            );
         }
         out.push_str("# HELP chromite_collections_created_total Collections created.\n");
         out.push_str("# TYPE chromite_collections_created_total counter\n");
-        let _ = writeln!(out, "chromite_collections_created_total {}", self.collections_created.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "chromite_collections_created_total {}",
+            self.collections_created.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP chromite_collections_deleted_total Collections deleted.\n");
         out.push_str("# TYPE chromite_collections_deleted_total counter\n");
-        let _ = writeln!(out, "chromite_collections_deleted_total {}", self.collections_deleted.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "chromite_collections_deleted_total {}",
+            self.collections_deleted.load(Ordering::Relaxed)
+        );
         if let Some(g) = gauges {
             for (name, help, v) in [
-                ("chromite_databases", "Databases in the default tenant.", g.databases),
-                ("chromite_collections", "Collections in the default tenant.", g.collections),
-                ("chromite_records", "Records in the default tenant's collections.", g.records),
+                (
+                    "chromite_databases",
+                    "Databases in the default tenant.",
+                    g.databases,
+                ),
+                (
+                    "chromite_collections",
+                    "Collections in the default tenant.",
+                    g.collections,
+                ),
+                (
+                    "chromite_records",
+                    "Records in the default tenant's collections.",
+                    g.records,
+                ),
             ] {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
             }
@@ -202,7 +252,11 @@ mod tests {
         m.observe("GET", "/api/v2/heartbeat", 200, Duration::from_millis(2));
         m.observe("GET", "/api/v2/heartbeat", 200, Duration::from_millis(20));
         m.records(RecordOp::Add, 5);
-        let text = m.render(Some(StoreGauges { databases: 1, collections: 2, records: 5 }));
+        let text = m.render(Some(StoreGauges {
+            databases: 1,
+            collections: 2,
+            records: 5,
+        }));
         assert!(text.contains("chromite_http_requests_total{method=\"GET\",route=\"/api/v2/heartbeat\",status=\"200\"} 2"));
         assert!(text.contains("le=\"0.0025\"} 1"));
         assert!(text.contains("le=\"+Inf\"} 2"));

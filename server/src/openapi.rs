@@ -7,38 +7,173 @@ use serde_json::{json, Map, Value};
 /// (method, path, summary, success status).
 pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("get", "/api/v2", "Heartbeat", 200),
-    ("get", "/api/v2/heartbeat", "Heartbeat: wall-clock nanoseconds", 200),
+    (
+        "get",
+        "/api/v2/heartbeat",
+        "Heartbeat: wall-clock nanoseconds",
+        200,
+    ),
     ("get", "/api/v2/version", "Server version", 200),
-    ("get", "/api/v2/pre-flight-checks", "Batch limit and base64 support", 200),
+    (
+        "get",
+        "/api/v2/pre-flight-checks",
+        "Batch limit and base64 support",
+        200,
+    ),
     ("get", "/api/v2/healthcheck", "Readiness", 200),
     ("get", "/api/v2/auth/identity", "Caller identity", 200),
-    ("post", "/api/v2/reset", "Wipe everything (needs --allow-reset)", 200),
+    (
+        "post",
+        "/api/v2/reset",
+        "Wipe everything (needs --allow-reset)",
+        200,
+    ),
     ("post", "/api/v2/tenants", "Create a tenant", 200),
     ("get", "/api/v2/tenants/{tenant}", "Get a tenant", 200),
-    ("patch", "/api/v2/tenants/{tenant}", "Update a tenant (cloud; ignored)", 200),
-    ("post", "/api/v2/tenants/{tenant}/databases", "Create a database", 200),
-    ("get", "/api/v2/tenants/{tenant}/databases", "List databases by name", 200),
-    ("get", "/api/v2/tenants/{tenant}/databases/{database}", "Get a database", 200),
-    ("delete", "/api/v2/tenants/{tenant}/databases/{database}", "Delete a database and its collections", 200),
-    ("post", "/api/v2/tenants/{tenant}/databases/{database}/collections", "Create (or get) a collection", 200),
-    ("get", "/api/v2/tenants/{tenant}/databases/{database}/collections", "List collections by UUID", 200),
-    ("get", "/api/v2/tenants/{tenant}/databases/{database}/collections_count", "Count collections", 200),
-    ("get", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}", "Get a collection by NAME", 200),
-    ("put", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}", "Modify a collection (by UUID)", 200),
-    ("delete", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}", "Delete a collection by NAME", 200),
-    ("get", "/api/v2/tenants/{tenant}/databases/{database}/collections/by-id/{collection_id}", "Get a collection by UUID", 200),
-    ("post", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/add", "Add records", 201),
-    ("post", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/upsert", "Upsert records", 200),
-    ("post", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/update", "Update records", 200),
-    ("post", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/delete", "Delete records", 200),
-    ("post", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/get", "Get records", 200),
-    ("get", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/count", "Count records", 200),
-    ("post", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/query", "Nearest-neighbour query", 200),
-    ("post", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/fork", "Fork (cloud only: 501)", 501),
-    ("get", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/fork_count", "Fork count (cloud only: 501)", 501),
-    ("post", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/search", "Search (cloud only: 501)", 501),
-    ("get", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/indexing_status", "Indexing status (distributed only: 500)", 500),
-    ("get", "/api/v2/collections/{crn}", "Get a collection by tenant:database:name", 200),
+    (
+        "patch",
+        "/api/v2/tenants/{tenant}",
+        "Update a tenant (cloud; ignored)",
+        200,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases",
+        "Create a database",
+        200,
+    ),
+    (
+        "get",
+        "/api/v2/tenants/{tenant}/databases",
+        "List databases by name",
+        200,
+    ),
+    (
+        "get",
+        "/api/v2/tenants/{tenant}/databases/{database}",
+        "Get a database",
+        200,
+    ),
+    (
+        "delete",
+        "/api/v2/tenants/{tenant}/databases/{database}",
+        "Delete a database and its collections",
+        200,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections",
+        "Create (or get) a collection",
+        200,
+    ),
+    (
+        "get",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections",
+        "List collections by UUID",
+        200,
+    ),
+    (
+        "get",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections_count",
+        "Count collections",
+        200,
+    ),
+    (
+        "get",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}",
+        "Get a collection by NAME",
+        200,
+    ),
+    (
+        "put",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}",
+        "Modify a collection (by UUID)",
+        200,
+    ),
+    (
+        "delete",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}",
+        "Delete a collection by NAME",
+        200,
+    ),
+    (
+        "get",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/by-id/{collection_id}",
+        "Get a collection by UUID",
+        200,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/add",
+        "Add records",
+        201,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/upsert",
+        "Upsert records",
+        200,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/update",
+        "Update records",
+        200,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/delete",
+        "Delete records",
+        200,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/get",
+        "Get records",
+        200,
+    ),
+    (
+        "get",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/count",
+        "Count records",
+        200,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/query",
+        "Nearest-neighbour query",
+        200,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/fork",
+        "Fork (cloud only: 501)",
+        501,
+    ),
+    (
+        "get",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/fork_count",
+        "Fork count (cloud only: 501)",
+        501,
+    ),
+    (
+        "post",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/search",
+        "Search (cloud only: 501)",
+        501,
+    ),
+    (
+        "get",
+        "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/indexing_status",
+        "Indexing status (distributed only: 500)",
+        500,
+    ),
+    (
+        "get",
+        "/api/v2/collections/{crn}",
+        "Get a collection by tenant:database:name",
+        200,
+    ),
     ("get", "/metrics", "Prometheus metrics", 200),
 ];
 
@@ -88,7 +223,9 @@ pub fn document() -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The `/docs/` page.

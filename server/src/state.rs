@@ -25,7 +25,12 @@ pub struct AppState {
 impl AppState {
     /// State over `db` with `settings` and no embedder.
     pub fn new(db: Db, settings: Settings) -> Self {
-        AppState { db, settings: Arc::new(settings), embedder: None, metrics: Arc::new(Metrics::default()) }
+        AppState {
+            db,
+            settings: Arc::new(settings),
+            embedder: None,
+            metrics: Arc::new(Metrics::default()),
+        }
     }
 
     /// Adds an embedder.

@@ -21,32 +21,78 @@ fn model_app() -> Option<TestApp> {
     let tmp = tempfile::tempdir().unwrap();
     let db = chromite_engine::Db::open(tmp.path()).unwrap();
     let state = AppState::new(db, Settings::default()).with_embedder(Arc::new(model));
-    Some(TestApp { router: app(state), dir: tmp })
+    Some(TestApp {
+        router: app(state),
+        dir: tmp,
+    })
 }
 
 #[tokio::test]
 async fn documents_and_query_texts_are_embedded_by_the_model() {
     let Some(app) = model_app() else { return };
-    let id = app.create_collection(json!({"name": "embedded", "configuration": {"hnsw": {"space": "cosine"}}})).await;
+    let id = app
+        .create_collection(
+            json!({"name": "embedded", "configuration": {"hnsw": {"space": "cosine"}}}),
+        )
+        .await;
     let r = app
-        .op(&id, "add", json!({"ids": ["cat", "car", "soup"], "documents": [
+        .op(
+            &id,
+            "add",
+            json!({"ids": ["cat", "car", "soup"], "documents": [
             "A small cat sleeps on the warm windowsill.",
             "The sports car accelerated down the highway.",
-            "Tomato soup is best served hot with bread."]}))
+            "Tomato soup is best served hot with bread."]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    assert_eq!(app.get(&format!("{C}/by-id/{id}")).await.json()["dimension"], 384);
-    let got = app.op(&id, "get", json!({"ids": ["cat"], "include": ["embeddings"]})).await.json();
-    let v: Vec<f64> = got["embeddings"][0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(
+        app.get(&format!("{C}/by-id/{id}")).await.json()["dimension"],
+        384
+    );
+    let got = app
+        .op(
+            &id,
+            "get",
+            json!({"ids": ["cat"], "include": ["embeddings"]}),
+        )
+        .await
+        .json();
+    let v: Vec<f64> = got["embeddings"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
     assert!((norm - 1.0).abs() < 1e-3, "unit length, got {norm}");
 
-    let q = app.op(&id, "query", json!({"query_texts": ["kitten napping", "fast automobile"], "n_results": 1})).await.json();
+    let q = app
+        .op(
+            &id,
+            "query",
+            json!({"query_texts": ["kitten napping", "fast automobile"], "n_results": 1}),
+        )
+        .await
+        .json();
     assert_eq!(q["ids"], json!([["cat"], ["car"]]), "{q}");
 
     // updating a document without an embedding re-embeds it
-    let r = app.op(&id, "update", json!({"ids": ["soup"], "documents": ["A kitten chases a ball of yarn."]})).await;
+    let r = app
+        .op(
+            &id,
+            "update",
+            json!({"ids": ["soup"], "documents": ["A kitten chases a ball of yarn."]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let q = app.op(&id, "query", json!({"query_texts": ["kitten playing with yarn"], "n_results": 1, "include": []})).await.json();
+    let q = app
+        .op(
+            &id,
+            "query",
+            json!({"query_texts": ["kitten playing with yarn"], "n_results": 1, "include": []}),
+        )
+        .await
+        .json();
     assert_eq!(q["ids"], json!([["soup"]]), "{q}");
 }

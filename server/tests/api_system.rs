@@ -16,7 +16,10 @@ async fn heartbeat_is_wall_clock_nanoseconds() {
         let r = app.get(path).await;
         assert_eq!(r.status, StatusCode::OK);
         let ns = r.json()["nanosecond heartbeat"].as_u64().unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
         assert!(now.abs_diff(ns) < 10_000_000_000, "{ns} vs {now}");
     }
 }
@@ -50,12 +53,25 @@ async fn reset_is_403_unless_allowed() {
 async fn reset_wipes_collections_tenants_and_databases() {
     let app = TestApp::new();
     app.create_collection(json!({"name": "col1"})).await;
-    assert_eq!(app.post("/api/v2/tenants", json!({"name": "tenant1"})).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post("/api/v2/tenants", json!({"name": "tenant1"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
     let r = app.call(Method::POST, "/api/v2/reset", None).await;
     assert_eq!((r.status, r.json()), (StatusCode::OK, json!(true)));
     assert_eq!(app.get(C).await.json(), json!([]));
-    assert_eq!(app.get("/api/v2/tenants/tenant1").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get("/api/v2/tenants/default_tenant/databases/default_database").await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v2/tenants/tenant1").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v2/tenants/default_tenant/databases/default_database")
+            .await
+            .status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -74,7 +90,10 @@ async fn v1_is_gone() {
     let app = TestApp::new();
     let r = app.get("/api/v1/heartbeat").await;
     assert_eq!(r.status, StatusCode::GONE);
-    assert_eq!(r.json(), json!({"error": "Unimplemented", "message": "The v1 API is deprecated. Please use /v2 apis"}));
+    assert_eq!(
+        r.json(),
+        json!({"error": "Unimplemented", "message": "The v1 API is deprecated. Please use /v2 apis"})
+    );
     let r = app.post("/api/v1/collections", json!({})).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
@@ -83,13 +102,26 @@ async fn v1_is_gone() {
 async fn body_errors_are_chroma_shaped() {
     let app = TestApp::new();
     // Not JSON at all: 400 InvalidArgumentError.
-    let req = Request::post(C).header("content-type", "application/json").body(Body::from("{nope")).unwrap();
-    app.request(req).await.assert_error(400, "InvalidArgumentError", "Failed to parse the request body as JSON");
+    let req = Request::post(C)
+        .header("content-type", "application/json")
+        .body(Body::from("{nope"))
+        .unwrap();
+    app.request(req).await.assert_error(
+        400,
+        "InvalidArgumentError",
+        "Failed to parse the request body as JSON",
+    );
     // JSON of the wrong shape: 422.
     let r = app.post(C, json!({"name": 5})).await;
-    r.assert_error(422, "ChromaError", "Failed to deserialize the JSON body into the target type: name: invalid type");
+    r.assert_error(
+        422,
+        "ChromaError",
+        "Failed to deserialize the JSON body into the target type: name: invalid type",
+    );
     // Missing Content-Type is treated as JSON.
-    let req = Request::post(C).body(Body::from(json!({"name": "noctype"}).to_string())).unwrap();
+    let req = Request::post(C)
+        .body(Body::from(json!({"name": "noctype"}).to_string()))
+        .unwrap();
     let r = app.request(req).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["name"], "noctype");
@@ -97,7 +129,10 @@ async fn body_errors_are_chroma_shaped() {
 
 #[tokio::test]
 async fn body_over_the_limit_is_413() {
-    let app = TestApp::with_settings(Settings { max_body_size: 1024, ..Settings::default() });
+    let app = TestApp::with_settings(Settings {
+        max_body_size: 1024,
+        ..Settings::default()
+    });
     let big = json!({"name": "x".repeat(4096)});
     let r = app.post(C, big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
@@ -105,15 +140,31 @@ async fn body_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn auth_token_is_required_when_configured() {
-    let app = TestApp::with_settings(Settings { auth_token: Some("s3cret".into()), ..Settings::default() });
+    let app = TestApp::with_settings(Settings {
+        auth_token: Some("s3cret".into()),
+        ..Settings::default()
+    });
     // liveness routes stay open
     assert_eq!(app.get("/api/v2/heartbeat").await.status, StatusCode::OK);
-    app.get(C).await.assert_error(401, "AuthError", "Unauthorized");
-    let wrong = Request::get(C).header("authorization", "Bearer nope").body(Body::empty()).unwrap();
-    app.request(wrong).await.assert_error(401, "AuthError", "Unauthorized");
-    let bearer = Request::get(C).header("authorization", "Bearer s3cret").body(Body::empty()).unwrap();
+    app.get(C)
+        .await
+        .assert_error(401, "AuthError", "Unauthorized");
+    let wrong = Request::get(C)
+        .header("authorization", "Bearer nope")
+        .body(Body::empty())
+        .unwrap();
+    app.request(wrong)
+        .await
+        .assert_error(401, "AuthError", "Unauthorized");
+    let bearer = Request::get(C)
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(app.request(bearer).await.status, StatusCode::OK);
-    let header = Request::get(C).header("x-chroma-token", "s3cret").body(Body::empty()).unwrap();
+    let header = Request::get(C)
+        .header("x-chroma-token", "s3cret")
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(app.request(header).await.status, StatusCode::OK);
 }
 
@@ -135,22 +186,43 @@ async fn cors_is_permissive_by_default() {
 
 #[tokio::test]
 async fn cors_origin_list_is_honoured() {
-    let app = TestApp::with_settings(Settings { cors_origins: vec!["http://ok.example".into()], ..Settings::default() });
-    let req = Request::get("/api/v2/heartbeat").header("origin", "http://ok.example").body(Body::empty()).unwrap();
-    assert_eq!(app.request(req).await.headers["access-control-allow-origin"], "http://ok.example");
-    let req = Request::get("/api/v2/heartbeat").header("origin", "http://evil.example").body(Body::empty()).unwrap();
-    assert!(app.request(req).await.headers.get("access-control-allow-origin").is_none());
+    let app = TestApp::with_settings(Settings {
+        cors_origins: vec!["http://ok.example".into()],
+        ..Settings::default()
+    });
+    let req = Request::get("/api/v2/heartbeat")
+        .header("origin", "http://ok.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.request(req).await.headers["access-control-allow-origin"],
+        "http://ok.example"
+    );
+    let req = Request::get("/api/v2/heartbeat")
+        .header("origin", "http://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert!(app
+        .request(req)
+        .await
+        .headers
+        .get("access-control-allow-origin")
+        .is_none());
 }
 
 #[tokio::test]
 async fn metrics_count_requests_per_route() {
     let app = TestApp::new();
     let id = app.create_collection(json!({"name": "metrics-col"})).await;
-    app.op(&id, "add", json!({"ids": ["a"], "embeddings": [[1.0]]})).await;
+    app.op(&id, "add", json!({"ids": ["a"], "embeddings": [[1.0]]}))
+        .await;
     app.get("/api/v2/heartbeat").await;
     let r = app.get("/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let text = r.text();
     assert!(
         text.contains("chromite_http_requests_total{method=\"GET\",route=\"/api/v2/heartbeat\",status=\"200\"} 1"),
@@ -169,7 +241,10 @@ async fn openapi_and_docs() {
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.json();
     assert_eq!(doc["openapi"], "3.1.0");
-    assert!(doc["paths"]["/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/query"]["post"].is_object());
+    assert!(doc["paths"]
+        ["/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/query"]
+        ["post"]
+        .is_object());
     let r = app.get("/docs").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.headers["location"], "/docs/");
@@ -181,10 +256,26 @@ async fn openapi_and_docs() {
 async fn cloud_only_routes_answer_like_local_chroma() {
     let app = TestApp::new();
     let id = app.create_collection(json!({"name": "cloudy"})).await;
-    app.op(&id, "fork", json!({"new_name": "x"})).await.assert_error(501, "ChromaError", "Collection forking is unsupported for local chroma");
-    app.get(&format!("{C}/{id}/fork_count")).await.assert_error(501, "ChromaError", "Count forks is unsupported");
-    app.op(&id, "search", json!({"searches": []})).await.assert_error(501, "ChromaError", "Search operation is not implemented");
-    app.get(&format!("{C}/{id}/indexing_status")).await.assert_error(500, "InternalError", "Method scout_logs is not implemented");
-    let r = app.get("/api/v2/collections/default_tenant:default_database:cloudy").await;
+    app.op(&id, "fork", json!({"new_name": "x"}))
+        .await
+        .assert_error(
+            501,
+            "ChromaError",
+            "Collection forking is unsupported for local chroma",
+        );
+    app.get(&format!("{C}/{id}/fork_count")).await.assert_error(
+        501,
+        "ChromaError",
+        "Count forks is unsupported",
+    );
+    app.op(&id, "search", json!({"searches": []}))
+        .await
+        .assert_error(501, "ChromaError", "Search operation is not implemented");
+    app.get(&format!("{C}/{id}/indexing_status"))
+        .await
+        .assert_error(500, "InternalError", "Method scout_logs is not implemented");
+    let r = app
+        .get("/api/v2/collections/default_tenant:default_database:cloudy")
+        .await;
     assert_eq!(r.json()["id"], id.as_str());
 }

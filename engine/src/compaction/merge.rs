@@ -69,6 +69,15 @@ fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
             tombstones,
         )?))
     };
+    if let Some(seg) = new_seg.as_ref().filter(|s| crate::graphs::wants_graph(s)) {
+        // Index the merged segment before it replaces the old ones, which
+        // keep serving (with their graphs) meanwhile.
+        let cancel =
+            || core.dropped.load(std::sync::atomic::Ordering::SeqCst) || core.graphs.should_stop();
+        if let Err(e) = crate::graphs::build_now(seg, &core.graphs, &cancel) {
+            tracing::error!(segment = %seg.path.display(), "graph build of a merged segment failed; it is retried in the background: {e}");
+        }
+    }
     let old: Vec<u64> = segs.iter().map(|s| s.file_no).collect();
     let mut list: Vec<u64> = manifest.segments[..range.start].to_vec();
     list.extend(new_seg.iter().map(|s| s.file_no));
@@ -79,7 +88,7 @@ fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
     {
         let mut st = core.state.write();
         let mut next: Vec<Arc<segment::Segment>> = st.segments[..range.start].to_vec();
-        if let Some(s) = &new_seg {
+        if let Some(s) = new_seg.as_ref().filter(|s| s.graph().is_none()) {
             core.graphs.request_build(s);
         }
         next.extend(new_seg);

@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn vacuums_the_oldest_segment_past_the_dead_share() {
         assert_eq!(choose_vacuum(&[(100, 20), (50, 0)], 20), Choice::DoNothing);
-        assert_eq!(choose_vacuum(&[(100, 21), (50, 0)], 20), Choice::Merge(0..2));
+        assert_eq!(
+            choose_vacuum(&[(100, 21), (50, 0)], 20),
+            Choice::Merge(0..2)
+        );
         assert_eq!(
             choose_vacuum(&[(100, 0), (100, 50), (10, 5), (10, 0)], 20),
             Choice::Merge(1..4)

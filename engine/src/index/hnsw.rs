@@ -328,7 +328,10 @@ mod tests {
         let data: Vec<f32> = (0..2 * INSERT_CHUNK * 4).map(|i| (i % 97) as f32).collect();
         let asked = std::sync::atomic::AtomicUsize::new(0);
         let cancel = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1;
-        assert_eq!(build_graph(&data, 4, Space::L2, &cfg, &cancel).unwrap(), None);
+        assert_eq!(
+            build_graph(&data, 4, Space::L2, &cfg, &cancel).unwrap(),
+            None
+        );
         assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }

@@ -36,7 +36,10 @@ pub async fn functions() -> ApiError {
 }
 
 /// `GET /api/v2/collections/{crn}`: a `tenant:database:collection` resource name.
-pub async fn get_by_crn(State(state): State<AppState>, Path(crn): Path<String>) -> ApiResult<Json<Collection>> {
+pub async fn get_by_crn(
+    State(state): State<AppState>,
+    Path(crn): Path<String>,
+) -> ApiResult<Json<Collection>> {
     let parts: Vec<&str> = crn.split(':').collect();
     let [tenant, database, name] = parts.as_slice() else {
         return Err(ApiError::invalid(format!(
@@ -45,7 +48,11 @@ pub async fn get_by_crn(State(state): State<AppState>, Path(crn): Path<String>) 
     };
     let (tenant, database, name) = (tenant.to_string(), database.to_string(), name.to_string());
     let db = state.db.clone();
-    let info = blocking(move || db.get_collection_by_name(&tenant, &database, &name).map_err(ApiError::from)).await?;
+    let info = blocking(move || {
+        db.get_collection_by_name(&tenant, &database, &name)
+            .map_err(ApiError::from)
+    })
+    .await?;
     Ok(Json(crate::convert::collection_out(info)))
 }
 

@@ -24,7 +24,8 @@ pub async fn create(
     let db = state.db.clone();
     let (name, get_or_create) = (body.name, body.get_or_create);
     let info = blocking(move || {
-        db.create_collection(&tenant, &database, &name, spec, get_or_create).map_err(ApiError::from)
+        db.create_collection(&tenant, &database, &name, spec, get_or_create)
+            .map_err(ApiError::from)
     })
     .await?;
     if !get_or_create {
@@ -42,10 +43,13 @@ pub async fn list(
     let Query(params) = params?;
     let db = state.db.clone();
     let list = blocking(move || {
-        db.list_collections(&tenant, &database, params.limit, params.offset.unwrap_or(0)).map_err(ApiError::from)
+        db.list_collections(&tenant, &database, params.limit, params.offset.unwrap_or(0))
+            .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(list.into_iter().map(convert::collection_out).collect()))
+    Ok(Json(
+        list.into_iter().map(convert::collection_out).collect(),
+    ))
 }
 
 /// `GET .../collections_count`: a bare integer.
@@ -54,7 +58,11 @@ pub async fn count(
     Path((tenant, database)): Path<(String, String)>,
 ) -> ApiResult<Json<usize>> {
     let db = state.db.clone();
-    let n = blocking(move || db.count_collections(&tenant, &database).map_err(ApiError::from)).await?;
+    let n = blocking(move || {
+        db.count_collections(&tenant, &database)
+            .map_err(ApiError::from)
+    })
+    .await?;
     Ok(Json(n))
 }
 
@@ -64,7 +72,11 @@ pub async fn get_by_name(
     Path((tenant, database, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Collection>> {
     let db = state.db.clone();
-    let info = blocking(move || db.get_collection_by_name(&tenant, &database, &name).map_err(ApiError::from)).await?;
+    let info = blocking(move || {
+        db.get_collection_by_name(&tenant, &database, &name)
+            .map_err(ApiError::from)
+    })
+    .await?;
     Ok(Json(convert::collection_out(info)))
 }
 
@@ -77,7 +89,9 @@ pub async fn get_by_id(
     let db = state.db.clone();
     let info = blocking(move || db.get_collection_by_id(id).map_err(ApiError::from)).await?;
     if info.tenant != tenant || info.database != database {
-        return Err(ApiError::not_found(format!("Collection [{id}] does not exist")));
+        return Err(ApiError::not_found(format!(
+            "Collection [{id}] does not exist"
+        )));
     }
     Ok(Json(convert::collection_out(info)))
 }
@@ -93,10 +107,17 @@ pub async fn modify(
         convert::validate_collection_name(name)?;
     }
     let metadata = convert::collection_metadata(body.new_metadata, "new_metadata")?;
-    let config = body.new_configuration.map(convert::config_update).transpose()?;
+    let config = body
+        .new_configuration
+        .map(convert::config_update)
+        .transpose()?;
     let new_name = body.new_name;
     let db = state.db.clone();
-    blocking(move || db.modify_collection(id, new_name.as_deref(), metadata, config).map_err(ApiError::from)).await?;
+    blocking(move || {
+        db.modify_collection(id, new_name.as_deref(), metadata, config)
+            .map_err(ApiError::from)
+    })
+    .await?;
     Ok(Json(Empty {}))
 }
 
@@ -106,7 +127,11 @@ pub async fn delete(
     Path((tenant, database, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Empty>> {
     let db = state.db.clone();
-    blocking(move || db.delete_collection(&tenant, &database, &name).map_err(ApiError::from)).await?;
+    blocking(move || {
+        db.delete_collection(&tenant, &database, &name)
+            .map_err(ApiError::from)
+    })
+    .await?;
     state.metrics.collection_deleted();
     Ok(Json(Empty {}))
 }

@@ -13,7 +13,11 @@ use crate::wire::tenant::{CreateNamed, Database};
 use crate::wire::ApiJson;
 
 fn out(d: chromite_engine::Database) -> Database {
-    Database { id: d.id.to_string(), name: d.name, tenant: d.tenant }
+    Database {
+        id: d.id.to_string(),
+        name: d.name,
+        tenant: d.tenant,
+    }
 }
 
 /// `POST /api/v2/tenants/{tenant}/databases`.
@@ -24,7 +28,11 @@ pub async fn create(
 ) -> ApiResult<Json<Empty>> {
     convert::validate_database_name(&body.name)?;
     let db = state.db.clone();
-    blocking(move || db.create_database(&tenant, &body.name).map_err(ApiError::from)).await?;
+    blocking(move || {
+        db.create_database(&tenant, &body.name)
+            .map_err(ApiError::from)
+    })
+    .await?;
     Ok(Json(Empty {}))
 }
 
@@ -37,7 +45,8 @@ pub async fn list(
     let Query(params) = params?;
     let db = state.db.clone();
     let list = blocking(move || {
-        db.list_databases(&tenant, params.limit, params.offset.unwrap_or(0)).map_err(ApiError::from)
+        db.list_databases(&tenant, params.limit, params.offset.unwrap_or(0))
+            .map_err(ApiError::from)
     })
     .await?;
     Ok(Json(list.into_iter().map(out).collect()))
@@ -59,6 +68,10 @@ pub async fn delete(
     Path((tenant, database)): Path<(String, String)>,
 ) -> ApiResult<Json<Empty>> {
     let db = state.db.clone();
-    blocking(move || db.delete_database(&tenant, &database).map_err(ApiError::from)).await?;
+    blocking(move || {
+        db.delete_database(&tenant, &database)
+            .map_err(ApiError::from)
+    })
+    .await?;
     Ok(Json(Empty {}))
 }

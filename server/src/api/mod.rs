@@ -51,33 +51,74 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v2/reset", post(system::reset))
         // tenants and databases (§4.1, §4.2)
         .route("/api/v2/tenants", post(tenant::create))
-        .route("/api/v2/tenants/{tenant}", get(tenant::get).patch(tenant::update))
-        .route("/api/v2/tenants/{tenant}/databases", post(database::create).get(database::list))
+        .route(
+            "/api/v2/tenants/{tenant}",
+            get(tenant::get).patch(tenant::update),
+        )
+        .route(
+            "/api/v2/tenants/{tenant}/databases",
+            post(database::create).get(database::list),
+        )
         .route(DB, get(database::get).delete(database::delete))
         // collections (§4.3)
-        .route(&p("/collections"), post(collection::create).get(collection::list))
+        .route(
+            &p("/collections"),
+            post(collection::create).get(collection::list),
+        )
         .route(&p("/collections_count"), get(collection::count))
         .route(
             &p("/collections/{collection_id}"),
-            get(collection::get_by_name).put(collection::modify).delete(collection::delete),
+            get(collection::get_by_name)
+                .put(collection::modify)
+                .delete(collection::delete),
         )
-        .route(&p("/collections/by-id/{collection_id}"), get(collection::get_by_id))
+        .route(
+            &p("/collections/by-id/{collection_id}"),
+            get(collection::get_by_id),
+        )
         // records (§5)
         .route(&p("/collections/{collection_id}/add"), post(record::add))
-        .route(&p("/collections/{collection_id}/upsert"), post(record::upsert))
-        .route(&p("/collections/{collection_id}/update"), post(record::update))
-        .route(&p("/collections/{collection_id}/delete"), post(record::delete))
+        .route(
+            &p("/collections/{collection_id}/upsert"),
+            post(record::upsert),
+        )
+        .route(
+            &p("/collections/{collection_id}/update"),
+            post(record::update),
+        )
+        .route(
+            &p("/collections/{collection_id}/delete"),
+            post(record::delete),
+        )
         .route(&p("/collections/{collection_id}/get"), post(record::get))
         .route(&p("/collections/{collection_id}/count"), get(record::count))
         .route(&p("/collections/{collection_id}/query"), post(query::query))
         // cloud / distributed features a single node does not have (§9)
         .route(&p("/collections/{collection_id}/fork"), post(cloud::fork))
-        .route(&p("/collections/{collection_id}/fork_count"), get(cloud::fork_count))
-        .route(&p("/collections/{collection_id}/search"), post(cloud::search))
-        .route(&p("/collections/{collection_id}/indexing_status"), get(cloud::indexing_status))
-        .route(&p("/collections/{collection_id}/functions/attach"), post(cloud::functions))
-        .route(&p("/collections/{collection_id}/functions/{function_name}"), get(cloud::functions))
-        .route(&p("/collections/{collection_id}/attached_functions/{name}/detach"), post(cloud::functions))
+        .route(
+            &p("/collections/{collection_id}/fork_count"),
+            get(cloud::fork_count),
+        )
+        .route(
+            &p("/collections/{collection_id}/search"),
+            post(cloud::search),
+        )
+        .route(
+            &p("/collections/{collection_id}/indexing_status"),
+            get(cloud::indexing_status),
+        )
+        .route(
+            &p("/collections/{collection_id}/functions/attach"),
+            post(cloud::functions),
+        )
+        .route(
+            &p("/collections/{collection_id}/functions/{function_name}"),
+            get(cloud::functions),
+        )
+        .route(
+            &p("/collections/{collection_id}/attached_functions/{name}/detach"),
+            post(cloud::functions),
+        )
         .route("/api/v2/collections/{crn}", get(cloud::get_by_crn))
         // the deprecated v1 API (§10)
         .route("/api/v1", cloud::v1_router())

@@ -56,21 +56,41 @@ pub async fn query(
     state.metrics.records(RecordOp::Query, nq);
     Ok(Json(QueryResponse {
         ids: r.ids,
-        embeddings: if include.embeddings { Some(r.embeddings.unwrap_or_default()) } else { None },
-        documents: if include.documents { Some(r.documents.unwrap_or_default()) } else { None },
-        uris: if include.uris { Some(r.uris.unwrap_or_default()) } else { None },
+        embeddings: if include.embeddings {
+            Some(r.embeddings.unwrap_or_default())
+        } else {
+            None
+        },
+        documents: if include.documents {
+            Some(r.documents.unwrap_or_default())
+        } else {
+            None
+        },
+        uris: if include.uris {
+            Some(r.uris.unwrap_or_default())
+        } else {
+            None
+        },
         metadatas: if include.metadatas {
             Some(
                 r.metadatas
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|row| row.into_iter().map(|m| m.filter(|m| !m.is_empty())).collect())
+                    .map(|row| {
+                        row.into_iter()
+                            .map(|m| m.filter(|m| !m.is_empty()))
+                            .collect()
+                    })
                     .collect(),
             )
         } else {
             None
         },
-        distances: if include.distances { Some(r.distances.unwrap_or_default()) } else { None },
+        distances: if include.distances {
+            Some(r.distances.unwrap_or_default())
+        } else {
+            None
+        },
         include: include_items,
     }))
 }

@@ -14,14 +14,19 @@ use crate::error::{ApiError, ApiResult};
 use crate::metrics::RecordOp;
 use crate::state::AppState;
 use crate::wire::include::GET_DEFAULT;
-use crate::wire::record::{DeleteRecords, Deleted, GetRecords, GetResponse, UpdateRecords, WriteRecords};
+use crate::wire::record::{
+    DeleteRecords, Deleted, GetRecords, GetResponse, UpdateRecords, WriteRecords,
+};
 use crate::wire::system::{CountParams, Empty};
 use crate::wire::ApiJson;
 
 type RecordPath = Path<(String, String, String)>;
 
 /// Embeds the documents of a write that carries none (needs a model).
-async fn embed_documents(state: &AppState, documents: Option<&Vec<Option<String>>>) -> ApiResult<Vec<Vec<f32>>> {
+async fn embed_documents(
+    state: &AppState,
+    documents: Option<&Vec<Option<String>>>,
+) -> ApiResult<Vec<Vec<f32>>> {
     let Some(docs) = documents else {
         return Err(ApiError::invalid(
             "You must provide embeddings or documents (documents are embedded when the server has a model)",
@@ -32,7 +37,11 @@ async fn embed_documents(state: &AppState, documents: Option<&Vec<Option<String>
     };
     let texts = docs
         .iter()
-        .map(|d| d.clone().ok_or_else(|| ApiError::invalid("A record without an embedding needs a document to embed")))
+        .map(|d| {
+            d.clone().ok_or_else(|| {
+                ApiError::invalid("A record without an embedding needs a document to embed")
+            })
+        })
         .collect::<ApiResult<Vec<String>>>()?;
     embedder::embed(model, texts, Task::Passage).await
 }
@@ -108,7 +117,9 @@ pub async fn update(
     // Split per-record embeddings: all given, none given, or a mix (two updates).
     let (with, without): (Vec<usize>, Vec<usize>) = match &body.embeddings {
         Some(e) if e.len() != n => {
-            return Err(ApiError::invalid("Inconsistent number of IDs, embeddings, documents, URIs and metadatas"))
+            return Err(ApiError::invalid(
+                "Inconsistent number of IDs, embeddings, documents, URIs and metadatas",
+            ))
         }
         Some(e) => (0..n).partition(|&i| e[i].is_some()),
         None => (Vec::new(), (0..n).collect()),
@@ -131,9 +142,16 @@ pub async fn update(
     // Records without embeddings whose document changes are re-embedded when a model is loaded.
     let mut extra: Vec<(usize, Vec<f32>)> = Vec::new();
     if let (Some(model), Some(docs)) = (&state.embedder, &full.documents) {
-        let targets: Vec<usize> = without.iter().copied().filter(|&i| docs[i].is_some()).collect();
+        let targets: Vec<usize> = without
+            .iter()
+            .copied()
+            .filter(|&i| docs[i].is_some())
+            .collect();
         if !targets.is_empty() {
-            let texts = targets.iter().map(|&i| docs[i].clone().unwrap_or_default()).collect();
+            let texts = targets
+                .iter()
+                .map(|&i| docs[i].clone().unwrap_or_default())
+                .collect();
             let vecs = embedder::embed(model, texts, Task::Passage).await?;
             extra = targets.into_iter().zip(vecs).collect();
         }
@@ -164,7 +182,10 @@ pub async fn update(
 /// Splits an update into the records with a new embedding and those without.
 fn split_batch(batch: RecordBatch, vecs: Vec<Option<Vec<f32>>>) -> (RecordBatch, RecordBatch) {
     let n = batch.ids.len();
-    let mut with = RecordBatch { embeddings: Some(Vec::new()), ..Default::default() };
+    let mut with = RecordBatch {
+        embeddings: Some(Vec::new()),
+        ..Default::default()
+    };
     let mut without = RecordBatch::default();
     let pick = |v: &Option<Vec<Option<String>>>, i: usize| v.as_ref().map(|v| v[i].clone());
     for (i, v) in vecs.into_iter().enumerate().take(n) {
@@ -194,7 +215,10 @@ pub async fn delete(
 ) -> ApiResult<Json<Deleted>> {
     let id = convert::collection_id(&raw_id)?;
     let selection = convert::selection(body.ids, body.where_, body.where_document)?;
-    let req = DeleteRequest { selection, limit: body.limit.map(|l| l as usize) };
+    let req = DeleteRequest {
+        selection,
+        limit: body.limit.map(|l| l as usize),
+    };
     let db = state.db.clone();
     let deleted = blocking(move || db.collection(id)?.delete(req).map_err(ApiError::from)).await?;
     state.metrics.records(RecordOp::Delete, deleted);
@@ -221,11 +245,29 @@ pub async fn get(
     let r = blocking(move || db.collection(id)?.get(req).map_err(ApiError::from)).await?;
     Ok(Json(GetResponse {
         ids: r.ids,
-        embeddings: if include.embeddings { Some(r.embeddings.unwrap_or_default()) } else { None },
-        documents: if include.documents { Some(r.documents.unwrap_or_default()) } else { None },
-        uris: if include.uris { Some(r.uris.unwrap_or_default()) } else { None },
+        embeddings: if include.embeddings {
+            Some(r.embeddings.unwrap_or_default())
+        } else {
+            None
+        },
+        documents: if include.documents {
+            Some(r.documents.unwrap_or_default())
+        } else {
+            None
+        },
+        uris: if include.uris {
+            Some(r.uris.unwrap_or_default())
+        } else {
+            None
+        },
         metadatas: if include.metadatas {
-            Some(r.metadatas.unwrap_or_default().into_iter().map(|m| m.filter(|m| !m.is_empty())).collect())
+            Some(
+                r.metadatas
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|m| m.filter(|m| !m.is_empty()))
+                    .collect(),
+            )
         } else {
             None
         },

@@ -21,8 +21,13 @@ pub const MAX_BATCH_SIZE: usize = 5461;
 
 /// `GET /api/v2/heartbeat`: wall-clock nanoseconds.
 pub async fn heartbeat() -> Json<Heartbeat> {
-    let ns = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    Json(Heartbeat { nanosecond_heartbeat: ns })
+    let ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Json(Heartbeat {
+        nanosecond_heartbeat: ns,
+    })
 }
 
 /// `GET /api/v2/version`.
@@ -32,12 +37,18 @@ pub async fn version() -> Json<&'static str> {
 
 /// `GET /api/v2/pre-flight-checks`.
 pub async fn preflight_checks() -> Json<PreflightChecks> {
-    Json(PreflightChecks { max_batch_size: MAX_BATCH_SIZE, supports_base64_encoding: true })
+    Json(PreflightChecks {
+        max_batch_size: MAX_BATCH_SIZE,
+        supports_base64_encoding: true,
+    })
 }
 
 /// `GET /api/v2/healthcheck`.
 pub async fn healthcheck() -> Json<Healthcheck> {
-    Json(Healthcheck { is_executor_ready: true, is_log_client_ready: true })
+    Json(Healthcheck {
+        is_executor_ready: true,
+        is_log_client_ready: true,
+    })
 }
 
 /// `GET /api/v2/auth/identity`.
@@ -52,7 +63,10 @@ pub async fn identity() -> Json<Identity> {
 /// `POST /api/v2/reset`: 403 unless `--allow-reset`.
 pub async fn reset(State(state): State<AppState>) -> ApiResult<Json<bool>> {
     if !state.settings.allow_reset {
-        return Err(ApiError::new(Code::PermissionDenied, "Reset is disabled by config"));
+        return Err(ApiError::new(
+            Code::PermissionDenied,
+            "Reset is disabled by config",
+        ));
     }
     let db = state.db.clone();
     blocking(move || db.reset().map_err(ApiError::from)).await?;
@@ -75,6 +89,12 @@ fn store_gauges(db: &chromite_engine::Db) -> chromite_engine::Result<StoreGauges
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.db.clone();
-    let gauges = blocking(move || Ok(store_gauges(&db).ok())).await.ok().flatten();
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(gauges))
+    let gauges = blocking(move || Ok(store_gauges(&db).ok()))
+        .await
+        .ok()
+        .flatten();
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(gauges),
+    )
 }

@@ -12,7 +12,10 @@ use crate::wire::tenant::{CreateNamed, Tenant, UpdateTenant};
 use crate::wire::ApiJson;
 
 /// `POST /api/v2/tenants`.
-pub async fn create(State(state): State<AppState>, ApiJson(body): ApiJson<CreateNamed>) -> ApiResult<Json<Empty>> {
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateNamed>,
+) -> ApiResult<Json<Empty>> {
     convert::validate_tenant_name(&body.name)?;
     let db = state.db.clone();
     blocking(move || db.create_tenant(&body.name).map_err(ApiError::from)).await?;
@@ -20,10 +23,16 @@ pub async fn create(State(state): State<AppState>, ApiJson(body): ApiJson<Create
 }
 
 /// `GET /api/v2/tenants/{tenant}`.
-pub async fn get(State(state): State<AppState>, Path(tenant): Path<String>) -> ApiResult<Json<Tenant>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<Tenant>> {
     let db = state.db.clone();
     let t = blocking(move || db.get_tenant(&tenant).map_err(ApiError::from)).await?;
-    Ok(Json(Tenant { name: t.name, resource_name: None }))
+    Ok(Json(Tenant {
+        name: t.name,
+        resource_name: None,
+    }))
 }
 
 /// `PATCH /api/v2/tenants/{tenant}`: a cloud feature; accepted for an

@@ -23,4 +23,8 @@ pub enum IncludeItem {
 pub const GET_DEFAULT: &[IncludeItem] = &[IncludeItem::Documents, IncludeItem::Metadatas];
 
 /// Query's default: `["documents", "metadatas", "distances"]`.
-pub const QUERY_DEFAULT: &[IncludeItem] = &[IncludeItem::Documents, IncludeItem::Metadatas, IncludeItem::Distances];
+pub const QUERY_DEFAULT: &[IncludeItem] = &[
+    IncludeItem::Documents,
+    IncludeItem::Metadatas,
+    IncludeItem::Distances,
+];

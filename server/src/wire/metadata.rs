@@ -10,7 +10,10 @@ use serde::Deserialize;
 
 /// A collection metadata value.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged, expecting = "a string, integer, float or boolean (collection metadata values are scalars)")]
+#[serde(
+    untagged,
+    expecting = "a string, integer, float or boolean (collection metadata values are scalars)"
+)]
 pub enum ScalarValue {
     /// `true` / `false`.
     Bool(bool),

@@ -28,39 +28,63 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.bytes)))
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.bytes))
+        })
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.bytes).into_owned()
     }
     /// Asserts a Chroma error body.
     pub fn assert_error(&self, status: u16, error: &str, message_contains: &str) {
-        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text());
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "status; body: {}",
+            self.text()
+        );
         let v = self.json();
         assert_eq!(v["error"], error, "error name; body: {v}");
         let msg = v["message"].as_str().unwrap_or_default();
-        assert!(msg.contains(message_contains), "message {msg:?} should contain {message_contains:?}");
+        assert!(
+            msg.contains(message_contains),
+            "message {msg:?} should contain {message_contains:?}"
+        );
     }
 }
 
 impl TestApp {
     pub fn new() -> Self {
-        Self::with_settings(Settings { allow_reset: true, ..Settings::default() })
+        Self::with_settings(Settings {
+            allow_reset: true,
+            ..Settings::default()
+        })
     }
 
     pub fn with_settings(settings: Settings) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = chromite_engine::Db::open(dir.path()).expect("open engine");
-        TestApp { router: app(AppState::new(db, settings)), dir }
+        TestApp {
+            router: app(AppState::new(db, settings)),
+            dir,
+        }
     }
 
     pub async fn request(&self, req: Request<Body>) -> Reply {
-        let resp = self.router.clone().oneshot(req).await.expect("router is infallible");
+        let resp = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router is infallible");
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        Reply { status, headers, bytes }
+        Reply {
+            status,
+            headers,
+            bytes,
+        }
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
