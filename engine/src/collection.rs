@@ -16,7 +16,7 @@ use crate::db::DbInner;
 use crate::error::{Error, Result};
 use crate::graphs::GraphStatus;
 use crate::record::{Op, StoredRecord, WalBatch};
-use crate::snapshot::{Loc2, Snapshot};
+use crate::snapshot::{Loc2, Snapshot, SourceRows};
 use crate::state::Core;
 use crate::types::{
     CollectionInfo, DeleteRequest, GetRequest, GetResult, Include, Metadata, MetadataUpdate,
@@ -169,7 +169,7 @@ impl Collection {
             }
         }
         let sel = &req.selection;
-        let mut allowed: Vec<Vec<usize>> = match &sel.ids {
+        let allowed: Vec<SourceRows> = match &sel.ids {
             Some(ids) => {
                 let mut per = vec![Vec::new(); snap.sources.len()];
                 let mut seen = HashSet::new();
@@ -183,15 +183,15 @@ impl Collection {
                         per[loc.0].push(loc.1);
                     }
                 }
-                per
+                if sel.r#where.is_some() || sel.where_document.is_some() {
+                    for (src, rows) in per.iter_mut().enumerate() {
+                        rows.retain(|&row| snap.matches(sel, (src, row)));
+                    }
+                }
+                per.into_iter().map(SourceRows::Rows).collect()
             }
-            None => snap.filtered(sel)?,
+            None => snap.query_rows(sel)?,
         };
-        if sel.ids.is_some() && (sel.r#where.is_some() || sel.where_document.is_some()) {
-            for (src, rows) in allowed.iter_mut().enumerate() {
-                rows.retain(|&row| snap.matches(sel, (src, row)));
-            }
-        }
         let space = self.core.space;
         let k = req.n_results;
         // The current value: `modify_collection` may have changed it.

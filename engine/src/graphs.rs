@@ -238,7 +238,10 @@ pub(crate) fn build_now(
     let vectors = seg.vectors()?;
     let gpath = path(seg.path.parent().unwrap_or(Path::new(".")), seg.file_no);
     let cfg = ctx.cfg.lock().clone();
-    let Some(g) = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, &cfg, cancel)? else {
+    let built = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, &cfg, cancel);
+    // hnsw_rs's working copy is gone now, whatever the outcome.
+    crate::os::release_free_memory();
+    let Some(g) = built? else {
         return Ok(());
     };
     // The segment may have been compacted away (or its collection

@@ -2,6 +2,7 @@
 //! version per id, plus a size estimate that triggers a flush.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::record::{Op, StoredRecord};
 use crate::types::{Metadata, MetadataValue};
@@ -14,14 +15,33 @@ pub(crate) struct MemEntry {
 }
 
 /// Latest op per id; slots are stable (an id keeps its slot when overwritten).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Memtable {
     entries: Vec<MemEntry>,
     index: HashMap<String, usize>,
     bytes: usize,
+    /// Unique per memtable in this process (identifies it in caches).
+    generation: u64,
+}
+
+impl Default for Memtable {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Memtable {
+            entries: Vec::new(),
+            index: HashMap::new(),
+            bytes: 0,
+            generation: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
 }
 
 impl Memtable {
+    /// This memtable's process-unique number.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Applies one op.
     pub(crate) fn apply(&mut self, op: Op) {
         let size = op_size(&op);

@@ -11,7 +11,7 @@ use std::collections::BinaryHeap;
 use crate::error::Result;
 use crate::index::distance::distance;
 use crate::index::{exact_query, RowFilter};
-use crate::snapshot::{Loc2, Snapshot, Source};
+use crate::snapshot::{Loc2, Snapshot, Source, SourceRows};
 use crate::types::Space;
 
 /// A candidate: distance, then insertion order as the tie-breaker.
@@ -78,26 +78,35 @@ pub(crate) fn source_top_k(
     src: usize,
     space: Space,
     query: &[f32],
-    rows: &[usize],
+    rows: &SourceRows,
     k: usize,
     ef_search: usize,
 ) -> Result<Vec<Hit>> {
     let mut top = TopK::new(k);
-    if k == 0 || rows.is_empty() {
+    if k == 0 || matches!(rows, SourceRows::Rows(r) if r.is_empty()) {
         return Ok(Vec::new());
     }
     match &snap.sources[src] {
         Source::Seg(seg, loaded) => {
             let column = seg.vectors()?;
             let mut rows32: Vec<u32> = Vec::new();
-            // `rows` holds distinct rows of this segment, so all of them
-            // means every row.
-            let filter = if rows.len() == seg.rows() {
-                RowFilter::All
-            } else {
-                rows32.extend(rows.iter().map(|&r| r as u32));
-                rows32.sort_unstable();
-                RowFilter::Rows(&rows32)
+            let shadow = snap.shadow_mask(src);
+            let overridden = shadow.map_or(0, |m| m.ones());
+            let visible = |r: u32| !shadow.is_some_and(|m| m.get(r as usize));
+            let filter = match rows {
+                SourceRows::Live if overridden == 0 => RowFilter::All,
+                SourceRows::Live if overridden >= seg.rows() => return Ok(Vec::new()),
+                SourceRows::Live => RowFilter::Predicate {
+                    allowed: &visible,
+                    matching: seg.rows() - overridden,
+                },
+                // Distinct rows of this segment, so all of them means every row.
+                SourceRows::Rows(rows) if rows.len() == seg.rows() => RowFilter::All,
+                SourceRows::Rows(rows) => {
+                    rows32.extend(rows.iter().map(|&r| r as u32));
+                    rows32.sort_unstable();
+                    RowFilter::Rows(&rows32)
+                }
             };
             let found = match seg.graph() {
                 Some(g) => g.query(column, query, k, ef_search, filter),
@@ -113,6 +122,11 @@ pub(crate) fn source_top_k(
             }
         }
         Source::Mem(_) => {
+            let SourceRows::Rows(rows) = rows else {
+                return Err(crate::error::Error::Internal(
+                    "a memtable's rows are always listed".into(),
+                ));
+            };
             for &row in rows {
                 let loc = (src, row);
                 let v = snap.embedding(loc)?;
@@ -132,7 +146,7 @@ pub(crate) fn top_k(
     snap: &Snapshot<'_>,
     space: Space,
     query: &[f32],
-    allowed: &[Vec<usize>],
+    allowed: &[SourceRows],
     k: usize,
     ef_search: usize,
 ) -> Result<Vec<Hit>> {

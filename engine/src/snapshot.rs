@@ -3,11 +3,14 @@
 //! resolution: an id is visible in source `i` only if no newer source holds
 //! it (as a record or a tombstone).
 
+use std::sync::{Arc, OnceLock};
+
 use crate::error::Result;
 use crate::filter::Candidates;
 use crate::memtable::Memtable;
 use crate::segment::reader::{Loaded, Loc};
 use crate::segment::Segment;
+use crate::shadow::RowMask;
 use crate::state::State;
 use crate::types::Metadata;
 use crate::types::Selection;
@@ -23,9 +26,20 @@ pub(crate) enum Source<'a> {
 /// A (source, row) pair.
 pub(crate) type Loc2 = (usize, usize);
 
+/// The rows of one source a query may consider.
+pub(crate) enum SourceRows {
+    /// Every row of a segment that no newer source overrides.
+    Live,
+    /// Exactly these rows, ascending.
+    Rows(Vec<usize>),
+}
+
 /// Sources of one state, newest first.
 pub(crate) struct Snapshot<'a> {
     pub(crate) sources: Vec<Source<'a>>,
+    state: &'a State,
+    /// See [`Snapshot::masks`]; computed on first use (writes never need it).
+    masks: OnceLock<Vec<Option<Arc<RowMask>>>>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -39,7 +53,11 @@ impl<'a> Snapshot<'a> {
         for s in st.segments.iter().rev() {
             sources.push(Source::Seg(s, s.loaded()?));
         }
-        Ok(Snapshot { sources })
+        Ok(Snapshot {
+            sources,
+            state: st,
+            masks: OnceLock::new(),
+        })
     }
 
     /// `Some(Some(row))` live, `Some(None)` tombstone, `None` absent.
@@ -67,69 +85,58 @@ impl<'a> Snapshot<'a> {
         (0..src).any(|newer| self.lookup(newer, id).is_some())
     }
 
-    /// Which rows of segment source `src` a newer source overrides (as a
-    /// record or a tombstone), one flag per row, when building that mask
-    /// from the newer sources' keys is cheaper than looking up each of the
-    /// `checks` rows to be tested in every newer source (`None`: look up).
-    fn shadow_mask(&self, src: usize, l: &Loaded, checks: usize) -> Option<Vec<bool>> {
-        let n = l.recs.ids.len();
-        let newer_keys: usize = self.sources[..src]
-            .iter()
-            .map(|s| match s {
-                Source::Mem(m) => m.entries().len(),
-                Source::Seg(_, nl) => nl.recs.ids.len() + nl.recs.tombstones.len(),
-            })
-            .sum();
-        if newer_keys > checks.saturating_mul(src) {
-            return None;
-        }
-        let mut mask = vec![false; n];
-        let mut mark = |id: &str| {
-            if let Some(Loc::Row(r)) = l.index.get(id) {
-                mask[*r as usize] = true;
-            }
-        };
-        for s in &self.sources[..src] {
-            match s {
-                Source::Mem(m) => m.entries().iter().for_each(|e| mark(e.op.id())),
-                Source::Seg(_, nl) => {
-                    nl.recs.ids.iter().for_each(|id| mark(id));
-                    nl.recs.tombstones.iter().for_each(|id| mark(id));
-                }
-            }
-        }
-        Some(mask)
+    /// Per source, the rows of a segment that newer sources override
+    /// (`None` for memtables), from the collection's [`ShadowCache`].
+    fn masks(&self) -> &[Option<Arc<RowMask>>] {
+        self.masks.get_or_init(|| {
+            let st = self.state;
+            let first_seg = 1 + st.frozen.len();
+            let loaded: Vec<&Loaded> = self.sources[first_seg..]
+                .iter()
+                .rev()
+                .filter_map(|s| match s {
+                    Source::Seg(_, l) => Some(*l),
+                    Source::Mem(_) => None,
+                })
+                .collect();
+            let mut mems: Vec<&Memtable> = vec![&st.active];
+            mems.extend(st.frozen.iter().map(|f| &*f.mem));
+            let per_segment = st.shadow.lock().masks(&st.segments, &loaded, &mems);
+            let mut out = vec![None; first_seg];
+            out.extend(per_segment.into_iter().rev().map(Some));
+            out
+        })
     }
 
-    /// Whether row `r` of segment source `src` is overridden, given its
-    /// [`Snapshot::shadow_mask`].
-    fn is_shadowed(&self, src: usize, l: &Loaded, mask: &Option<Vec<bool>>, r: usize) -> bool {
-        match mask {
-            Some(m) => m[r],
-            None => self.shadowed(src, &l.recs.ids[r]),
+    /// Whether row `r` of segment source `src` is overridden by a newer source.
+    fn seg_shadowed(&self, src: usize, r: usize) -> bool {
+        self.masks()[src].as_ref().is_some_and(|m| m.get(r))
+    }
+
+    /// Visible live rows of one source, ascending.
+    fn live_rows(&self, src: usize) -> Vec<usize> {
+        match &self.sources[src] {
+            Source::Mem(m) => (0..m.entries().len())
+                .filter(|&slot| m.record(slot).is_some())
+                .filter(|&slot| src == 0 || !self.shadowed(src, m.entries()[slot].op.id()))
+                .collect(),
+            Source::Seg(_, l) => (0..l.recs.ids.len())
+                .filter(|&r| !self.seg_shadowed(src, r))
+                .collect(),
         }
     }
 
     /// Every visible live record, per source (rows ascending).
     pub(crate) fn live(&self) -> Vec<Vec<usize>> {
-        let mut out = Vec::with_capacity(self.sources.len());
-        for (src, s) in self.sources.iter().enumerate() {
-            let rows: Vec<usize> = match s {
-                Source::Mem(m) => (0..m.entries().len())
-                    .filter(|&slot| m.record(slot).is_some())
-                    .filter(|&slot| src == 0 || !self.shadowed(src, m.entries()[slot].op.id()))
-                    .collect(),
-                Source::Seg(_, l) => {
-                    let n = l.recs.ids.len();
-                    let mask = self.shadow_mask(src, l, n);
-                    (0..n)
-                        .filter(|&r| !self.is_shadowed(src, l, &mask, r))
-                        .collect()
-                }
-            };
-            out.push(rows);
-        }
-        out
+        (0..self.sources.len())
+            .map(|src| self.live_rows(src))
+            .collect()
+    }
+
+    /// The rows of a segment source that are overridden, as a mask with its
+    /// count (`None` for a memtable).
+    pub(crate) fn shadow_mask(&self, src: usize) -> Option<&RowMask> {
+        self.masks()[src].as_deref()
     }
 
     /// Whether the record at `loc` passes the selection's filters.
@@ -175,9 +182,8 @@ impl<'a> Snapshot<'a> {
                         None => ((0..l.recs.ids.len()).collect(), false),
                     };
                     let recheck = !exact || sel.where_document.is_some();
-                    let mask = self.shadow_mask(src, l, base.len());
                     base.into_iter()
-                        .filter(|&r| !self.is_shadowed(src, l, &mask, r))
+                        .filter(|&r| !self.seg_shadowed(src, r))
                         .filter(|&r| !recheck || self.matches(sel, (src, r)))
                         .collect()
                 }
@@ -187,9 +193,33 @@ impl<'a> Snapshot<'a> {
         Ok(out)
     }
 
+    /// The rows a query may consider, per source: as [`Snapshot::filtered`],
+    /// except that an unfiltered segment is [`SourceRows::Live`] rather
+    /// than a list of (nearly) all its rows.
+    pub(crate) fn query_rows(&self, sel: &Selection) -> Result<Vec<SourceRows>> {
+        if sel.r#where.is_some() || sel.where_document.is_some() {
+            return Ok(self
+                .filtered(sel)?
+                .into_iter()
+                .map(SourceRows::Rows)
+                .collect());
+        }
+        Ok((0..self.sources.len())
+            .map(|src| match &self.sources[src] {
+                Source::Seg(..) => SourceRows::Live,
+                Source::Mem(_) => SourceRows::Rows(self.live_rows(src)),
+            })
+            .collect())
+    }
+
     /// Number of visible live records.
     pub(crate) fn count(&self) -> usize {
-        self.live().iter().map(Vec::len).sum()
+        (0..self.sources.len())
+            .map(|src| match (&self.sources[src], self.shadow_mask(src)) {
+                (Source::Seg(_, l), Some(m)) => l.recs.ids.len() - m.ones(),
+                _ => self.live_rows(src).len(),
+            })
+            .sum()
     }
 
     /// The record's id.

@@ -49,6 +49,8 @@ pub(crate) struct State {
     pub(crate) manifest: Manifest,
     pub(crate) wal: Arc<WalFile>,
     pub(crate) next_file_no: u64,
+    /// Which segment rows newer sources override (see `shadow.rs`).
+    pub(crate) shadow: Mutex<crate::shadow::ShadowCache>,
 }
 
 impl State {
@@ -202,6 +204,7 @@ impl Core {
             manifest,
             wal,
             next_file_no,
+            shadow: Mutex::new(crate::shadow::ShadowCache::default()),
         };
         Ok(Core {
             id,

@@ -502,3 +502,101 @@ fn a_merged_segment_is_indexed_before_it_replaces_the_old_ones() {
     let r = recall(&c, &m, Space::L2, &all_rows(), None);
     assert!(r >= 0.95, "recall@10 {r}");
 }
+
+/// Upserts rows `ids` of the mixture with the vectors of rows `from..`
+/// (so an id moves to where another row lives) and records them in `truth`.
+fn move_rows(
+    c: &Collection,
+    m: &Mixture,
+    ids: std::ops::Range<usize>,
+    from: usize,
+    truth: &mut [Vec<f32>],
+) {
+    let vecs: Vec<Vec<f32>> = ids
+        .clone()
+        .map(|i| {
+            let r = (from + i - ids.start) % N;
+            m.data[r * DIM..(r + 1) * DIM]
+                .iter()
+                .map(|x| x * 1.01)
+                .collect()
+        })
+        .collect();
+    for (i, v) in ids.clone().zip(&vecs) {
+        truth[i] = v.clone();
+    }
+    c.upsert(RecordBatch {
+        ids: ids.map(|i| format!("r{i}")).collect(),
+        embeddings: Some(vecs),
+        ..Default::default()
+    })
+    .unwrap();
+}
+
+/// Recall@K against brute force over `truth` (the current vector of every
+/// row), checking that each returned distance is the one of the id's
+/// current vector, so an overridden older version can never be returned.
+fn recall_current(c: &Collection, m: &Mixture, truth: &[Vec<f32>]) -> f64 {
+    let flat: Vec<f32> = truth.iter().flatten().copied().collect();
+    let (mut hits, mut total) = (0, 0);
+    for q in &m.queries {
+        let want = exact_top_k(&flat, DIM, Space::L2, q, K, 0..N as u32);
+        let res = query(c, q, K, None);
+        let dists = &res.distances.as_ref().unwrap()[0];
+        assert_eq!(res.ids[0].len(), K);
+        for (id, d) in res.ids[0].iter().zip(dists) {
+            let v = &truth[row_of(id) as usize];
+            assert_eq!(
+                *d,
+                distance(Space::L2, q, v),
+                "{id} came back with an old vector"
+            );
+        }
+        total += want.len();
+        hits += res.ids[0]
+            .iter()
+            .filter(|id| want.iter().any(|(t, _)| *t == row_of(id)))
+            .count();
+    }
+    hits as f64 / total as f64
+}
+
+#[test]
+fn overwritten_rows_of_indexed_segments_are_never_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path());
+    let m = mixture(N, 20, DIM, 32, 0.6, false, 11);
+    let c = create(&db, "col", Space::L2);
+    load(&c, &m);
+    assert!(c.wait_for_graphs(WAIT));
+    let mut truth: Vec<Vec<f32>> = m.data.chunks(DIM).map(<[f32]>::to_vec).collect();
+
+    // Overwrites in the memtable, queried between writes as it grows.
+    for (batch, from) in [(0..300, 2_000), (300..700, 4_000), (100..400, 3_000)] {
+        move_rows(&c, &m, batch, from, &mut truth);
+        let r = recall_current(&c, &m, &truth);
+        assert!(r >= 0.95, "recall@10 with overwrites in the memtable: {r}");
+    }
+    assert_eq!(c.count().unwrap(), N);
+
+    // Flushed: a newer segment now overrides rows of the indexed one.
+    c.flush().unwrap();
+    move_rows(&c, &m, 650..900, 1_000, &mut truth);
+    let r = recall_current(&c, &m, &truth);
+    assert!(
+        r >= 0.95,
+        "recall@10 with overwrites in a newer segment: {r}"
+    );
+    assert_eq!(c.count().unwrap(), N);
+
+    // The same after reopening.
+    c.flush().unwrap();
+    drop(c);
+    drop(db);
+    let db = open_db(dir.path());
+    let c = reopen(&db, "col");
+    assert_eq!(c.segment_count(), 3);
+    assert_eq!(c.count().unwrap(), N);
+    let r = recall_current(&c, &m, &truth);
+    assert!(r >= 0.95, "recall@10 after reopening: {r}");
+}

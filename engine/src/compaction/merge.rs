@@ -69,6 +69,9 @@ fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
             tombstones,
         )?))
     };
+    // The merged copies are on disk now; free them before the graph build
+    // (which hands freed memory back to the OS when it ends).
+    drop(records);
     if let Some(seg) = new_seg.as_ref().filter(|s| crate::graphs::wants_graph(s)) {
         // Index the merged segment before it replaces the old ones, which
         // keep serving (with their graphs) meanwhile.

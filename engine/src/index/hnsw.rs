@@ -111,6 +111,8 @@ pub(crate) fn build_graph(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("chromite-hnsw-build-{i}"))
+        // Builds run behind the request path (see `os.rs`).
+        .start_handler(|_| crate::os::lower_thread_priority())
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the index build threads: {e}")))?;
     let params = BuildParams {
