@@ -1,6 +1,11 @@
 //! The metadata filter: parsing, brute-force evaluation over 100k records,
 //! and the inverted `MetadataIndex` (build, candidates) on the same records.
 
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
+
 use chromite_engine::filter::{MetadataIndex, Row};
 use chromite_engine::{Metadata, MetadataValue, Where};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};

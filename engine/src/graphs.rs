@@ -191,6 +191,8 @@ fn run(job: Job, stop: &AtomicBool) {
     if let Err(e) = load_or_build(&seg, &ctx, job.load_first, stop) {
         tracing::error!(segment = %seg.path.display(), "graph build failed; segment stays exact: {e}");
     }
+    // Loading or building read every row; searches need far fewer.
+    seg.release_vector_pages();
 }
 
 fn load_or_build(
@@ -239,8 +241,10 @@ pub(crate) fn build_now(
     let gpath = path(seg.path.parent().unwrap_or(Path::new(".")), seg.file_no);
     let cfg = ctx.cfg.lock().clone();
     let built = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, &cfg, cancel);
-    // hnsw_rs's working copy is gone now, whatever the outcome.
+    // hnsw_rs's working copy is gone now, whatever the outcome, and the
+    // build read every row.
     crate::os::release_free_memory();
+    seg.release_vector_pages();
     let Some(g) = built? else {
         return Ok(());
     };

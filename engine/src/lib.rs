@@ -49,6 +49,7 @@ mod fs;
 mod graphs;
 pub mod index;
 mod memtable;
+mod metadata;
 mod os;
 mod record;
 mod search;

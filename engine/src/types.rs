@@ -38,8 +38,7 @@ pub enum MetadataValue {
     StrArray(Vec<String>),
 }
 
-/// A record's or collection's metadata, keys sorted.
-pub type Metadata = BTreeMap<String, MetadataValue>;
+pub use crate::metadata::Metadata;
 
 /// Metadata sent with a write: `None` deletes the key on update/upsert and
 /// means "no key" on add.

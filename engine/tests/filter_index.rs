@@ -40,7 +40,10 @@ fn arb_value() -> impl Strategy<Value = MetadataValue> {
 
 fn arb_metadata() -> impl Strategy<Value = Option<Metadata>> {
     let key = prop::sample::select(&KEYS[..]).prop_map(str::to_owned);
-    prop::option::weighted(0.85, prop::collection::btree_map(key, arb_value(), 0..4))
+    prop::option::weighted(
+        0.85,
+        prop::collection::btree_map(key, arb_value(), 0..4).prop_map(|m| m.into_iter().collect()),
+    )
 }
 
 fn arb_document() -> impl Strategy<Value = Option<String>> {

@@ -63,6 +63,9 @@ impl Segment {
         // other cooperating process modifies it either.
         let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
         let header = Header::decode(&mmap, len).map_err(|d| Error::corrupted(&path, d))?;
+        // Graph searches read scattered rows: no read-ahead around them.
+        #[cfg(unix)]
+        let _ = mmap.advise(memmap2::Advice::Random);
         Ok(Segment {
             path,
             file_no,
@@ -142,6 +145,8 @@ impl Segment {
             if crc32fast::hash(bytes) != h.vectors_crc {
                 return Err("vector column checksum mismatch".into());
             }
+            // The checksum pass touched every row; searches need far fewer.
+            self.release_vector_pages();
             Ok(())
         });
         ok.as_ref()
@@ -149,6 +154,34 @@ impl Segment {
         bytemuck::try_cast_slice::<u8, f32>(bytes).map_err(|e| {
             Error::corrupted(&self.path, format!("vector column is not f32-aligned: {e}"))
         })
+    }
+
+    /// Unmaps the vector column's pages from this process (they stay in
+    /// the OS page cache, and fault back in when a search reads them), so
+    /// that resident memory holds the rows searches use rather than every
+    /// row a checksum pass or a graph build read once. Best effort.
+    pub(crate) fn release_vector_pages(&self) {
+        let h = &self.header;
+        let (offset, len) = (
+            h.vectors_offset as usize,
+            (h.records_offset - h.vectors_offset) as usize,
+        );
+        if len == 0 {
+            return;
+        }
+        #[cfg(unix)]
+        #[allow(unsafe_code)]
+        // SAFETY: the mapping is read-only and shared, over a file that is
+        // never modified (see `open`). MADV_DONTNEED on such a mapping
+        // only drops this process's page-table entries: the next read of
+        // any of these bytes faults the same contents back in from the page
+        // cache or the file, so no slice handed out by `vectors` ever sees
+        // different data. `offset..offset + len` lies inside the mapping
+        // (the header was checked against the file length).
+        let _ = unsafe {
+            self.mmap
+                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
+        };
     }
 
     /// The published graph, if any (until then the segment is searched exactly).
