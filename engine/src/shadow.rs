@@ -97,15 +97,26 @@ impl ShadowCache {
         loaded: &[&Loaded],
         mems: &[&Memtable],
     ) -> Vec<Arc<RowMask>> {
-        let same = self.segments.len() == segments.len()
-            && self
-                .segments
-                .iter()
-                .zip(segments)
-                .all(|(w, s)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)));
-        if !same {
+        // How many of the cached segments are still the oldest ones.
+        let kept = self
+            .segments
+            .iter()
+            .zip(segments)
+            .take_while(|(w, s)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)))
+            .count();
+        if kept != self.segments.len() || kept != segments.len() {
+            if kept == self.segments.len() && !self.base.is_empty() {
+                // A flush appended newer segments: only their keys are new.
+                self.base.extend(
+                    loaded[kept..]
+                        .iter()
+                        .map(|l| Arc::new(RowMask::new(l.recs.ids.len()))),
+                );
+                override_older(&mut self.base, loaded, kept);
+            } else {
+                self.base = segment_masks(loaded);
+            }
             self.segments = segments.iter().map(Arc::downgrade).collect();
-            self.base = segment_masks(loaded);
             self.mems.clear();
             self.combined = None;
         }
@@ -153,6 +164,20 @@ impl ShadowCache {
             masks: masks.clone(),
         });
         masks
+    }
+}
+
+/// Marks, in the masks of segments `..from`, the rows that the keys (ids
+/// and tombstones) of segments `from..` override.
+fn override_older(base: &mut [Arc<RowMask>], loaded: &[&Loaded], from: usize) {
+    for (j, newer) in loaded.iter().enumerate().skip(from) {
+        for key in newer.recs.ids.iter().chain(&newer.recs.tombstones) {
+            for (i, older) in loaded[..j].iter().enumerate() {
+                if let Some(Loc::Row(r)) = older.index.get(key.as_str()) {
+                    Arc::make_mut(&mut base[i]).set(*r as usize);
+                }
+            }
+        }
     }
 }
 
