@@ -191,8 +191,6 @@ fn run(job: Job, stop: &AtomicBool) {
     if let Err(e) = load_or_build(&seg, &ctx, job.load_first, stop) {
         tracing::error!(segment = %seg.path.display(), "graph build failed; segment stays exact: {e}");
     }
-    // Loading or building read every row; searches need far fewer.
-    seg.release_vector_pages();
 }
 
 fn load_or_build(
@@ -206,6 +204,8 @@ fn load_or_build(
         match SegmentGraph::load(&gpath, seg.vectors()?, seg.dim(), ctx.space) {
             Ok(g) => {
                 ctx.loads.fetch_add(1, Ordering::SeqCst);
+                // Loading read every row; searches need far fewer.
+                seg.release_vector_pages();
                 seg.publish_graph(g);
                 return Ok(());
             }

@@ -22,7 +22,8 @@ use crate::memtable::Memtable;
 use crate::segment::reader::{Loaded, Loc};
 use crate::segment::Segment;
 
-/// One bit per segment row: set when a newer source overrides the row.
+/// One bit per segment row (here: set when a newer source overrides the
+/// row; the graph search also uses it for a filter's rows), with a count.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct RowMask {
     words: Vec<u64>,
@@ -30,21 +31,23 @@ pub(crate) struct RowMask {
 }
 
 impl RowMask {
-    fn new(rows: usize) -> RowMask {
+    /// A mask of `rows` clear bits.
+    pub(crate) fn new(rows: usize) -> RowMask {
         RowMask {
             words: vec![0; rows.div_ceil(64)],
             ones: 0,
         }
     }
 
-    /// Whether `row` is overridden.
+    /// Whether `row`'s bit is set.
     pub(crate) fn get(&self, row: usize) -> bool {
         self.words
             .get(row / 64)
             .is_some_and(|w| w & (1 << (row % 64)) != 0)
     }
 
-    fn set(&mut self, row: usize) {
+    /// Sets `row`'s bit (a row past the end is ignored).
+    pub(crate) fn set(&mut self, row: usize) {
         if let Some(w) = self.words.get_mut(row / 64) {
             let bit = 1 << (row % 64);
             if *w & bit == 0 {
@@ -54,7 +57,7 @@ impl RowMask {
         }
     }
 
-    /// How many rows are overridden.
+    /// How many bits are set.
     pub(crate) fn ones(&self) -> usize {
         self.ones
     }
@@ -183,7 +186,7 @@ fn override_older(base: &mut [Arc<RowMask>], loaded: &[&Loaded], from: usize) {
 
 /// Per segment (oldest first), the rows a newer segment holds again or
 /// deletes: one pass from the newest segment down, with the ids seen so far.
-fn segment_masks(loaded: &[&Loaded]) -> Vec<Arc<RowMask>> {
+pub(crate) fn segment_masks(loaded: &[&Loaded]) -> Vec<Arc<RowMask>> {
     let mut newer: HashSet<&str> = HashSet::new();
     let mut out = Vec::with_capacity(loaded.len());
     for (i, l) in loaded.iter().enumerate().rev() {

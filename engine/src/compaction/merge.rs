@@ -109,21 +109,15 @@ fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
 /// Per segment (oldest first): its rows, and how many of them a newer
 /// segment overrides (a newer version or a tombstone of the same id).
 fn dead_rows(segs: &[Arc<segment::Segment>]) -> Result<Vec<(usize, usize)>> {
-    let mut out = Vec::with_capacity(segs.len());
-    for (i, seg) in segs.iter().enumerate() {
-        let l = seg.loaded()?;
-        let mut dead = vec![false; l.recs.ids.len()];
-        for newer in &segs[i + 1..] {
-            let nl = newer.loaded()?;
-            for id in nl.recs.ids.iter().chain(&nl.recs.tombstones) {
-                if let Some(segment::reader::Loc::Row(r)) = l.index.get(id.as_str()) {
-                    dead[*r as usize] = true;
-                }
-            }
-        }
-        out.push((dead.len(), dead.iter().filter(|&&d| d).count()));
-    }
-    Ok(out)
+    let loaded = segs
+        .iter()
+        .map(|s| s.loaded())
+        .collect::<Result<Vec<_>>>()?;
+    Ok(crate::shadow::segment_masks(&loaded)
+        .iter()
+        .zip(&loaded)
+        .map(|(mask, l)| (l.recs.ids.len(), mask.ones()))
+        .collect())
 }
 
 /// Runs the size policy until it has nothing more to merge, then vacuums

@@ -205,11 +205,9 @@ impl SegmentGraph {
             RowFilter::Rows(rows) => {
                 let m = rows.len();
                 if plan(space, n, m, k, ef_search) == Plan::Graph {
-                    let mut bits = vec![0u64; n.div_ceil(64)];
-                    for &r in rows.iter().filter(|&&r| (r as usize) < n) {
-                        bits[r as usize / 64] |= 1 << (r % 64);
-                    }
-                    let allowed = |r: u32| bits[r as usize / 64] & (1 << (r % 64)) != 0;
+                    let mut bits = crate::shadow::RowMask::new(n);
+                    rows.iter().for_each(|&r| bits.set(r as usize));
+                    let allowed = |r: u32| bits.get(r as usize);
                     let found = self.search(vectors, query, k, ef_search, Some(&allowed));
                     if found.len() >= k.min(m) {
                         return found;
