@@ -109,9 +109,10 @@ fn setup() -> Setup {
             .unwrap_or(f64::NAN);
         eprintln!(
             "RESULT build space={space:?} n={n} wall_secs={secs:.2} cpu_secs={cpu:.2} vectors_per_wall_sec={:.0} \
-             vectors_per_cpu_sec={:.0} graph_bytes_per_vector={:.1} load_avg={}",
+             vectors_per_cpu_sec={:.0} graph_bytes_per_vector={:.1} index_bytes_per_vector={:.1} load_avg={}",
             n as f64 / secs,
             n as f64 / cpu,
+            g.graph_bytes() as f64 / n as f64,
             g.memory_bytes() as f64 / n as f64,
             load_average()
         );

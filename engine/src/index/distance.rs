@@ -29,6 +29,14 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     (kernels().dot)(a, b)
 }
 
+/// `Σ w[i] · c[i]`: f32 weights against byte codes (the kernel of
+/// [`super::sq8`]'s distances). `w` and `c` must have the same length.
+#[inline]
+pub fn dot_u8(w: &[f32], c: &[u8]) -> f32 {
+    debug_assert_eq!(w.len(), c.len());
+    (kernels().dot_u8)(w, c)
+}
+
 /// Euclidean norm.
 #[inline]
 pub fn norm(a: &[f32]) -> f32 {
@@ -118,21 +126,23 @@ impl<'q> QueryDistance<'q> {
 /// will read, so memory fetches overlap with arithmetic: at 384 dimensions
 /// a vector is 24 cache lines and searches are bound by memory, not FLOPs.
 #[inline]
-pub fn prefetch(v: &[f32]) {
+pub fn prefetch<T>(v: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        const FLOATS_PER_LINE: usize = 16;
+        const LINE: usize = 64;
+        let (p, len) = (v.as_ptr() as *const i8, std::mem::size_of_val(v));
         let mut i = 0;
-        while i < v.len() {
+        while i < len {
             #[allow(unsafe_code)]
             // SAFETY: prefetching is a hint that never faults or changes
-            // memory; the address is inside `v` anyway. SSE (which provides
-            // `prefetcht0`) is part of the x86-64 baseline.
+            // memory; the address is inside `v` anyway (`i < len` bytes).
+            // SSE (which provides `prefetcht0`) is part of the x86-64
+            // baseline.
             unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(v.as_ptr().add(i) as *const i8)
+                _mm_prefetch::<_MM_HINT_T0>(p.add(i))
             };
-            i += FLOATS_PER_LINE;
+            i += LINE;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -150,6 +160,7 @@ struct Kernels {
     name: &'static str,
     l2_squared: fn(&[f32], &[f32]) -> f32,
     dot: fn(&[f32], &[f32]) -> f32,
+    dot_u8: fn(&[f32], &[u8]) -> f32,
 }
 
 static KERNELS: OnceLock<Kernels> = OnceLock::new();
@@ -167,6 +178,7 @@ fn detect() -> Kernels {
                 name: "avx2+fma",
                 l2_squared: avx2::l2_squared,
                 dot: avx2::dot,
+                dot_u8: avx2::dot_u8,
             };
         }
     }
@@ -174,6 +186,7 @@ fn detect() -> Kernels {
         name: "portable",
         l2_squared: portable::l2_squared,
         dot: portable::dot,
+        dot_u8: portable::dot_u8,
     }
 }
 
@@ -220,6 +233,25 @@ pub mod portable {
         }
         sum
     }
+
+    /// `Σ w[i] · c[i]` over the common prefix of `w` and `c`.
+    pub fn dot_u8(w: &[f32], c: &[u8]) -> f32 {
+        let n = w.len().min(c.len());
+        let (w, c) = (&w[..n], &c[..n]);
+        let mut acc = [0.0f32; LANES];
+        let (wc, wt) = w.split_at(n - n % LANES);
+        let (cc, ct) = c.split_at(n - n % LANES);
+        for (x, y) in wc.chunks_exact(LANES).zip(cc.chunks_exact(LANES)) {
+            for i in 0..LANES {
+                acc[i] += x[i] * y[i] as f32;
+            }
+        }
+        let mut sum: f32 = acc.iter().sum();
+        for (x, y) in wt.iter().zip(ct) {
+            sum += x * *y as f32;
+        }
+        sum
+    }
 }
 
 /// AVX2+FMA kernels. The public functions here are safe to call only
@@ -241,6 +273,13 @@ mod avx2 {
         // SAFETY: `detect` selects this function only when
         // `is_x86_feature_detected!` reported both AVX2 and FMA.
         unsafe { dot_impl(a, b) }
+    }
+
+    #[allow(unsafe_code)]
+    pub fn dot_u8(w: &[f32], c: &[u8]) -> f32 {
+        // SAFETY: `detect` selects this function only when
+        // `is_x86_feature_detected!` reported both AVX2 and FMA.
+        unsafe { dot_u8_impl(w, c) }
     }
 
     /// Sums the eight lanes of `v`.
@@ -323,6 +362,40 @@ mod avx2 {
         }
         sum
     }
+
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_u8_impl(w: &[f32], c: &[u8]) -> f32 {
+        let n = w.len().min(c.len());
+        let (pw, pc) = (w.as_ptr(), c.as_ptr());
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        // SAFETY (all loads below): each step reads 8 floats of `w` and 8
+        // bytes of `c` starting at index `i + off` with `i + off + 8 <= n`,
+        // so it stays inside both slices; `loadu`/`loadl_epi64` have no
+        // alignment requirement.
+        while i + 32 <= n {
+            for (k, acc) in acc.iter_mut().enumerate() {
+                let off = i + 8 * k;
+                let bytes = _mm_loadl_epi64(pc.add(off) as *const __m128i);
+                let codes = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+                *acc = _mm256_fmadd_ps(_mm256_loadu_ps(pw.add(off)), codes, *acc);
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            let bytes = _mm_loadl_epi64(pc.add(i) as *const __m128i);
+            let codes = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+            acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pw.add(i)), codes, acc[0]);
+            i += 8;
+        }
+        let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        let mut sum = hsum(s);
+        for j in i..n {
+            sum += w[j] * c[j] as f32;
+        }
+        sum
+    }
 }
 
 #[cfg(test)]
@@ -394,6 +467,29 @@ mod tests {
                 assert!(
                     (got_dot as f64 - ip).abs() <= tol,
                     "{name} dot len {len}: {got_dot} vs {ip}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn byte_code_kernels_agree_with_reference_on_all_lengths() {
+        let mut seed = 0x1234_5678_9ABC_DEF0u64;
+        for len in (0..80).chain([127, 128, 129, 383, 384, 385, 1024]) {
+            let w = values(&mut seed, len);
+            let c: Vec<u8> = values(&mut seed, len)
+                .iter()
+                .map(|x| ((x + 2.0) * 63.0) as u8)
+                .collect();
+            let want: f64 = w.iter().zip(&c).map(|(a, b)| *a as f64 * *b as f64).sum();
+            let tol = 1e-5 * (len as f64 + 1.0) * 2.0 * 255.0;
+            for (name, got) in [
+                ("dispatched", dot_u8(&w, &c)),
+                ("portable", portable::dot_u8(&w, &c)),
+            ] {
+                assert!(
+                    (got as f64 - want).abs() <= tol,
+                    "{name} len {len}: {got} vs {want}"
                 );
             }
         }

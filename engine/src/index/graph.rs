@@ -3,9 +3,10 @@
 //! layered best-first search over it.
 //!
 //! The graph is built by `hnsw_rs` (see `hnsw.rs`) and then copied into this
-//! form, which holds no vectors: distances are computed from the segment's
-//! own (memory-mapped) column, so no second copy of the vectors stays in
-//! memory, and a search allocates no per-node objects.
+//! form, which holds no vectors: the caller passes the distance function
+//! (`SegmentGraph` walks on an 8-bit copy, see `sq8.rs`, and rescores the
+//! best candidates from the segment's f32 column), and a search allocates
+//! no per-node objects.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;

@@ -15,12 +15,13 @@ mod graph_file;
 mod hnsw;
 mod planner;
 mod segment_graph;
+mod sq8;
 pub mod topk;
 
 pub use exact::exact_top_k;
 pub use graph_file::HEADER_LEN as GRAPH_FILE_HEADER_LEN;
 pub use planner::{
-    plan, Plan, RowFilter, EXACT_MAX_ROWS, MIN_GRAPH_SELECTIVITY, MIN_GRAPH_SELECTIVITY_IP,
-    VISITS_PER_EF,
+    plan, Plan, RowFilter, EXACT_MAX_ROWS, GRAPH_VISIT_COST, MIN_GRAPH_SELECTIVITY,
+    MIN_GRAPH_SELECTIVITY_IP, VISITS_PER_EF,
 };
 pub use segment_graph::{exact_query, SegmentGraph};

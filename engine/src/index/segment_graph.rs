@@ -1,12 +1,13 @@
 //! The vector index of one immutable segment: build, search (plain,
 //! filtered, planned), save and load. The segment owns the vectors (a
-//! contiguous f32 column, usually memory-mapped); every call borrows them,
-//! so the index itself holds only the graph (and, for cosine, one norm per
-//! row).
+//! contiguous f32 column, usually memory-mapped); every call borrows them.
+//! The index holds the graph, an 8-bit copy of the vectors for the graph
+//! walk (`sq8.rs`: a quarter of the f32 column, so queries do not pull the
+//! whole column into memory) and, for cosine, one norm per row.
 //!
-//! Distances are computed from the segment's vectors with the same
-//! functions as [`super::distance::distance`], so every distance returned is
-//! exactly Chroma's, and the results are ranked by it (ties by row number).
+//! Every distance returned is computed from the segment's f32 vectors with
+//! the same functions as [`super::distance::distance`], so it is exactly
+//! Chroma's, and the results are ranked by it (ties by row number).
 
 use std::path::Path;
 
@@ -18,7 +19,9 @@ use super::exact::{exact_top_k, scan};
 use super::graph::Graph;
 use super::graph_file::{self, GraphParams};
 use super::hnsw::{build_graph, degree};
-use super::planner::{plan, Plan, RowFilter};
+use super::planner::{plan, Plan, RowFilter, EXACT_MAX_ROWS};
+use super::sq8::{Sq8, Sq8Query};
+use super::topk::TopK;
 
 /// The HNSW index of one segment.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +32,9 @@ pub struct SegmentGraph {
     /// `norm(row)` per row for cosine (the search divides by it); empty
     /// otherwise.
     norms: Vec<f32>,
+    /// The 8-bit copy of the vectors the graph walk computes distances on
+    /// (see `sq8.rs`); derived from the column at build and load.
+    sq8: Sq8,
     max_neighbors: usize,
     ef_construction: usize,
 }
@@ -69,6 +75,7 @@ impl SegmentGraph {
             dim,
             space,
             norms: norms_of(vectors, dim, space),
+            sq8: Sq8::encode(vectors, dim, space),
             graph,
             max_neighbors: degree(cfg),
             ef_construction: cfg.ef_construction.max(degree(cfg)),
@@ -105,10 +112,17 @@ impl SegmentGraph {
         self.ef_construction
     }
 
-    /// Bytes of heap memory the index holds (graph plus cosine norms); the
-    /// vectors are the segment's and not counted.
+    /// Bytes of heap memory the index holds: the graph, the 8-bit copy of
+    /// the vectors and (cosine) the norms. The f32 vectors are the
+    /// segment's and not counted.
     pub fn memory_bytes(&self) -> usize {
-        self.graph.heap_bytes() + 4 * self.norms.capacity()
+        self.graph.heap_bytes() + 4 * self.norms.capacity() + self.sq8.heap_bytes()
+    }
+
+    /// Bytes of heap memory the adjacency alone holds (the figure to
+    /// compare with hnswlib's `M · 8–10` bytes per element).
+    pub fn graph_bytes(&self) -> usize {
+        self.graph.heap_bytes()
     }
 
     fn cosine_norms(&self) -> Option<&[f32]> {
@@ -145,26 +159,81 @@ impl SegmentGraph {
             let rows = (0..(vectors.len() / dim) as u32).filter(|&r| allowed.is_none_or(|f| f(r)));
             return exact_top_k(vectors, dim, self.space, query, k, rows);
         }
+        // The walk computes approximate distances on the 8-bit codes; the
+        // best `rescored(k)` of its candidates are then scored exactly from
+        // the f32 column, so only those rows of it are read.
+        let approx = Sq8Query::new(&self.sq8, self.space, query, &self.norms);
+        let found = self.graph.search(
+            |r| approx.to(r),
+            |r| prefetch(self.sq8.row(r)),
+            ef_search.max(k),
+            allowed,
+        );
+        self.rescore(
+            vectors,
+            query,
+            k,
+            found.iter().take(rescored(k)).map(|s| s.row),
+        )
+    }
+
+    /// The exact top `k` of `candidates`, scored from the f32 column.
+    fn rescore(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        k: usize,
+        candidates: impl Iterator<Item = u32>,
+    ) -> Vec<(u32, f32)> {
+        let dim = self.dim;
         let qd = QueryDistance::new(self.space, query);
-        let fetch = |r: u32| {
-            let i = r as usize;
-            prefetch(&vectors[i * dim..(i + 1) * dim]);
-        };
-        let found = if self.space == Space::Cosine {
-            let norms = &self.norms;
-            let dist = |r: u32| {
-                let i = r as usize;
-                qd.to_with_norm(&vectors[i * dim..(i + 1) * dim], norms[i])
+        let mut top = TopK::new(k);
+        for row in candidates {
+            let i = row as usize;
+            let v = &vectors[i * dim..(i + 1) * dim];
+            let d = match self.space {
+                Space::Cosine => qd.to_with_norm(v, self.norms[i]),
+                _ => qd.to(v),
             };
-            self.graph.search(dist, fetch, ef_search.max(k), allowed)
-        } else {
-            let dist = |r: u32| {
-                let i = r as usize;
-                qd.to(&vectors[i * dim..(i + 1) * dim])
-            };
-            self.graph.search(dist, fetch, ef_search.max(k), allowed)
-        };
-        found.into_iter().take(k).map(|s| (s.row, s.dist)).collect()
+            top.push(row, d);
+        }
+        top.into_sorted()
+    }
+
+    /// Brute force over `rows` (about `matching` of them): exact from the
+    /// f32 column for up to [`EXACT_MAX_ROWS`] rows; above that, on the
+    /// 8-bit codes (a quarter of the bytes to read) with the best
+    /// `rescored(k)` rescored exactly, like a graph search's candidates.
+    fn scan_rows(
+        &self,
+        vectors: &[f32],
+        query: &[f32],
+        k: usize,
+        matching: usize,
+        rows: impl Iterator<Item = u32>,
+    ) -> Vec<(u32, f32)> {
+        if matching <= EXACT_MAX_ROWS {
+            return scan(
+                vectors,
+                self.dim,
+                self.space,
+                query,
+                self.cosine_norms(),
+                k,
+                rows,
+            );
+        }
+        let approx = Sq8Query::new(&self.sq8, self.space, query, &self.norms);
+        let mut top = TopK::new(rescored(k));
+        let mut rows = rows.peekable();
+        while let Some(row) = rows.next() {
+            if let Some(&next) = rows.peek() {
+                prefetch(self.sq8.row(next));
+            }
+            top.push(row, approx.to(row));
+        }
+        let found = top.into_sorted();
+        self.rescore(vectors, query, k, found.into_iter().map(|(r, _)| r))
     }
 
     /// Planned k-NN over the rows `filter` admits: an exact scan when
@@ -192,15 +261,7 @@ impl SegmentGraph {
                 if found.len() >= k.min(n) && !found.is_empty() {
                     return found;
                 }
-                scan(
-                    vectors,
-                    dim,
-                    space,
-                    query,
-                    self.cosine_norms(),
-                    k,
-                    0..n as u32,
-                )
+                self.scan_rows(vectors, query, k, n, 0..n as u32)
             }
             RowFilter::Rows(rows) => {
                 let m = rows.len();
@@ -213,15 +274,7 @@ impl SegmentGraph {
                         return found;
                     }
                 }
-                scan(
-                    vectors,
-                    dim,
-                    space,
-                    query,
-                    self.cosine_norms(),
-                    k,
-                    rows.iter().copied(),
-                )
+                self.scan_rows(vectors, query, k, m, rows.iter().copied())
             }
             RowFilter::Predicate { allowed, matching } => {
                 if plan(space, n, matching, k, ef_search) == Plan::Graph {
@@ -230,13 +283,11 @@ impl SegmentGraph {
                         return found;
                     }
                 }
-                scan(
+                self.scan_rows(
                     vectors,
-                    dim,
-                    space,
                     query,
-                    self.cosine_norms(),
                     k,
+                    matching,
                     (0..n as u32).filter(|&r| allowed(r)),
                 )
             }
@@ -285,11 +336,20 @@ impl SegmentGraph {
             dim,
             space,
             norms: norms_of(vectors, dim, space),
+            sq8: Sq8::encode(vectors, dim, space),
             graph,
             max_neighbors: params.max_neighbors as usize,
             ef_construction: params.ef_construction as usize,
         })
     }
+}
+
+/// How many of a graph walk's best candidates (by approximate distance) are
+/// rescored exactly for `k` results. SQ8's error reorders near ties only,
+/// so a margin of `k` more rows recovers the exact top `k` (recall measured
+/// in `docs/benchmarks.md`).
+fn rescored(k: usize) -> usize {
+    k.saturating_mul(2).max(k + 10)
 }
 
 /// Exact k-NN over the rows `filter` admits, for a segment that has no
