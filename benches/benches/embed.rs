@@ -82,7 +82,7 @@ fn sentences(model: &TextEmbedder, n: usize, tokens: usize) -> Vec<String> {
                 s.push_str(WORDS[k % WORDS.len()]);
                 s.push(' ');
                 k = (k * 31 + 17) % 1_000_003;
-                if s.len() % 4 == 0
+                if s.len().is_multiple_of(4)
                     && model.tokenizer().encode(&s).map(|t| t.len()).unwrap_or(0) >= tokens
                 {
                     return s;

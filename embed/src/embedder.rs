@@ -92,10 +92,10 @@ struct StPooling {
 /// The sentence-transformers pooling of `files`, if it declares one.
 fn st_pooling(files: &ModelFiles) -> Result<Option<Pooling>, Error> {
     let Some(modules_path) = files.optional("modules.json") else {
-        return Ok(files
+        return files
             .optional("1_Pooling/config.json")
             .map(|p| parse_pooling(&p))
-            .transpose()?);
+            .transpose();
     };
     let modules: Vec<StModule> = read_json(&modules_path)?;
     let Some(m) = modules.iter().find(|m| m.kind.ends_with("Pooling")) else {

@@ -10,7 +10,7 @@ use std::collections::BinaryHeap;
 
 use crate::error::Result;
 use crate::index::distance::distance;
-use crate::index::{exact_query, RowFilter};
+use crate::index::{exact_query, RowFilter, VectorColumn};
 use crate::snapshot::{Loc2, Snapshot, Source, SourceRows};
 use crate::types::Space;
 
@@ -88,7 +88,7 @@ pub(crate) fn source_top_k(
     }
     match &snap.sources[src] {
         Source::Seg(seg, loaded) => {
-            let column = seg.vectors()?;
+            let column = seg.column()?;
             let mut rows32: Vec<u32> = Vec::new();
             let shadow = snap.shadow_mask(src);
             let overridden = shadow.map_or(0, |m| m.ones());
@@ -109,8 +109,8 @@ pub(crate) fn source_top_k(
                 }
             };
             let found = match seg.graph() {
-                Some(g) => g.query(column, query, k, ef_search, filter),
-                None => exact_query(column, seg.dim(), space, query, k, filter),
+                Some(g) => g.query(&column, query, k, ef_search, filter),
+                None => exact_query(column.floats(), seg.dim(), space, query, k, filter),
             };
             for (row, dist) in found {
                 let row = row as usize;

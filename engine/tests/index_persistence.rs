@@ -55,7 +55,10 @@ fn intact_file_loads_the_same_graph_without_rebuilding() {
         // bytes.
         let again = dir.path().join(format!("seg-{space:?}-again.graph"));
         other.save(&again).unwrap();
-        assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&path).unwrap());
+        assert_eq!(
+            std::fs::read(&again).unwrap(),
+            std::fs::read(&path).unwrap()
+        );
     }
 }
 

@@ -144,7 +144,8 @@ impl EncoderConfig {
     /// Reads and validates `config.json`.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let cfg: EncoderConfig = crate::files::read_json(path)?;
-        if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
             return Err(Error::load(
                 path,
                 format!(

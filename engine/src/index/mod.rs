@@ -8,6 +8,7 @@
 //! rows; [`exact_query`] serves segments without a usable graph and
 //! [`exact_top_k`] the memtable.
 
+mod column;
 pub mod distance;
 mod exact;
 mod graph;
@@ -18,6 +19,7 @@ mod segment_graph;
 mod sq8;
 pub mod topk;
 
+pub use column::VectorColumn;
 pub use exact::exact_top_k;
 pub use graph_file::HEADER_LEN as GRAPH_FILE_HEADER_LEN;
 pub use planner::{

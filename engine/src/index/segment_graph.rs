@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::types::{HnswConfig, Space};
 
+use super::column::VectorColumn;
 use super::distance::{norm, prefetch, QueryDistance};
 use super::exact::{exact_top_k, scan};
 use super::graph::Graph;
@@ -135,11 +136,11 @@ impl SegmentGraph {
     /// are never returned; with a filter the search may return fewer than
     /// `k` rows; [`SegmentGraph::query`] makes up for that.
     ///
-    /// `vectors` must be the column the index was built or loaded with; a
+    /// `column` must be the one the index was built or loaded with; a
     /// query of the wrong dimension matches nothing.
-    pub fn search(
+    pub fn search<V: VectorColumn + ?Sized>(
         &self,
-        vectors: &[f32],
+        column: &V,
         query: &[f32],
         k: usize,
         ef_search: usize,
@@ -149,6 +150,7 @@ impl SegmentGraph {
         if query.len() != dim || k == 0 || n == 0 {
             return Vec::new();
         }
+        let vectors = column.floats();
         if vectors.len() != n * dim {
             // A caller bug, not a data problem: answer exactly from what is there.
             tracing::error!(
@@ -170,17 +172,18 @@ impl SegmentGraph {
             allowed,
         );
         self.rescore(
-            vectors,
+            column,
             query,
             k,
             found.iter().take(rescored(k)).map(|s| s.row),
         )
     }
 
-    /// The exact top `k` of `candidates`, scored from the f32 column.
-    fn rescore(
+    /// The exact top `k` of `candidates` (rows of the column), scored from
+    /// the f32 column, read row by row (see `column.rs`).
+    fn rescore<V: VectorColumn + ?Sized>(
         &self,
-        vectors: &[f32],
+        column: &V,
         query: &[f32],
         k: usize,
         candidates: impl Iterator<Item = u32>,
@@ -188,9 +191,11 @@ impl SegmentGraph {
         let dim = self.dim;
         let qd = QueryDistance::new(self.space, query);
         let mut top = TopK::new(k);
+        let mut v = vec![0.0f32; dim];
         for row in candidates {
             let i = row as usize;
-            let v = &vectors[i * dim..(i + 1) * dim];
+            column.read_row(row, &mut v);
+            let v = v.as_slice();
             let d = match self.space {
                 Space::Cosine => qd.to_with_norm(v, self.norms[i]),
                 _ => qd.to(v),
@@ -204,17 +209,18 @@ impl SegmentGraph {
     /// f32 column for up to [`EXACT_MAX_ROWS`] rows; above that, on the
     /// 8-bit codes (a quarter of the bytes to read) with the best
     /// `rescored(k)` rescored exactly, like a graph search's candidates.
-    fn scan_rows(
+    fn scan_rows<V: VectorColumn + ?Sized>(
         &self,
-        vectors: &[f32],
+        column: &V,
         query: &[f32],
         k: usize,
         matching: usize,
         rows: impl Iterator<Item = u32>,
     ) -> Vec<(u32, f32)> {
+        let n = self.len() as u32;
         if matching <= EXACT_MAX_ROWS {
             return scan(
-                vectors,
+                column.floats(),
                 self.dim,
                 self.space,
                 query,
@@ -225,7 +231,7 @@ impl SegmentGraph {
         }
         let approx = Sq8Query::new(&self.sq8, self.space, query, &self.norms);
         let mut top = TopK::new(rescored(k));
-        let mut rows = rows.peekable();
+        let mut rows = rows.filter(|&r| r < n).peekable();
         while let Some(row) = rows.next() {
             if let Some(&next) = rows.peek() {
                 prefetch(self.sq8.row(next));
@@ -233,16 +239,16 @@ impl SegmentGraph {
             top.push(row, approx.to(row));
         }
         let found = top.into_sorted();
-        self.rescore(vectors, query, k, found.into_iter().map(|(r, _)| r))
+        self.rescore(column, query, k, found.into_iter().map(|(r, _)| r))
     }
 
     /// Planned k-NN over the rows `filter` admits: an exact scan when
     /// few rows match (see [`plan`]), otherwise a (filtered) graph search,
     /// redone exactly if it comes back short. Always returns
     /// `min(k, matching rows)` rows, nearest first, with Chroma's distances.
-    pub fn query(
+    pub fn query<V: VectorColumn + ?Sized>(
         &self,
-        vectors: &[f32],
+        column: &V,
         query: &[f32],
         k: usize,
         ef_search: usize,
@@ -256,12 +262,12 @@ impl SegmentGraph {
             RowFilter::All => {
                 let found = match plan(space, n, n, k, ef_search) {
                     Plan::Exact => Vec::new(),
-                    Plan::Graph => self.search(vectors, query, k, ef_search, None),
+                    Plan::Graph => self.search(column, query, k, ef_search, None),
                 };
                 if found.len() >= k.min(n) && !found.is_empty() {
                     return found;
                 }
-                self.scan_rows(vectors, query, k, n, 0..n as u32)
+                self.scan_rows(column, query, k, n, 0..n as u32)
             }
             RowFilter::Rows(rows) => {
                 let m = rows.len();
@@ -269,22 +275,22 @@ impl SegmentGraph {
                     let mut bits = crate::shadow::RowMask::new(n);
                     rows.iter().for_each(|&r| bits.set(r as usize));
                     let allowed = |r: u32| bits.get(r as usize);
-                    let found = self.search(vectors, query, k, ef_search, Some(&allowed));
+                    let found = self.search(column, query, k, ef_search, Some(&allowed));
                     if found.len() >= k.min(m) {
                         return found;
                     }
                 }
-                self.scan_rows(vectors, query, k, m, rows.iter().copied())
+                self.scan_rows(column, query, k, m, rows.iter().copied())
             }
             RowFilter::Predicate { allowed, matching } => {
                 if plan(space, n, matching, k, ef_search) == Plan::Graph {
-                    let found = self.search(vectors, query, k, ef_search, Some(allowed));
+                    let found = self.search(column, query, k, ef_search, Some(allowed));
                     if found.len() >= k {
                         return found;
                     }
                 }
                 self.scan_rows(
-                    vectors,
+                    column,
                     query,
                     k,
                     matching,

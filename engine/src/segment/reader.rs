@@ -12,7 +12,7 @@ use super::records::SegmentRecords;
 use super::{Header, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filter::MetadataIndex;
-use crate::index::SegmentGraph;
+use crate::index::{SegmentGraph, VectorColumn};
 
 /// Where an id sits in a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub(crate) struct Segment {
     pub(crate) file_no: u64,
     pub(crate) header: Header,
     mmap: Mmap,
+    /// The mapped file, kept open for single-row reads (`column`).
+    file: File,
     loaded: OnceLock<std::result::Result<Loaded, String>>,
     meta_index: OnceLock<MetadataIndex>,
     vectors_ok: OnceLock<std::result::Result<(), String>>,
@@ -71,6 +73,7 @@ impl Segment {
             file_no,
             header,
             mmap,
+            file,
             loaded: OnceLock::new(),
             meta_index: OnceLock::new(),
             vectors_ok: OnceLock::new(),
@@ -156,6 +159,16 @@ impl Segment {
         })
     }
 
+    /// The vector column as a search reads it: scanned in place through
+    /// the mapping, single rows read with `pread` (see `index/column.rs`).
+    pub(crate) fn column(&self) -> Result<SegmentColumn<'_>> {
+        Ok(SegmentColumn {
+            floats: self.vectors()?,
+            file: &self.file,
+            offset: self.header.vectors_offset,
+        })
+    }
+
     /// Unmaps the vector column's pages from this process (they stay in
     /// the OS page cache, and fault back in when a search reads them), so
     /// that resident memory holds the rows searches use rather than every
@@ -192,5 +205,78 @@ impl Segment {
     /// Publishes the graph built or loaded for this segment (first one wins).
     pub(crate) fn publish_graph(&self, g: SegmentGraph) {
         let _ = self.graph.set(g);
+    }
+}
+
+/// A segment's vector column for searches (see [`Segment::column`]).
+pub(crate) struct SegmentColumn<'a> {
+    floats: &'a [f32],
+    file: &'a File,
+    /// Where the column starts in the file.
+    offset: u64,
+}
+
+impl VectorColumn for SegmentColumn<'_> {
+    fn floats(&self) -> &[f32] {
+        self.floats
+    }
+
+    /// Copies the row out of the page cache with `pread`, which maps no
+    /// page into the process (reading it through the mapping would map 64 KB
+    /// around it). The column's checksum was verified before this column
+    /// was handed out and the file is immutable, so the bytes are the
+    /// mapping's; if the read fails anyway, the row is copied from the
+    /// mapping.
+    fn read_row(&self, row: u32, out: &mut [f32]) {
+        #[cfg(all(unix, target_endian = "little"))]
+        {
+            use std::os::unix::fs::FileExt;
+            let at = self.offset + row as u64 * std::mem::size_of_val(out) as u64;
+            if self
+                .file
+                .read_exact_at(bytemuck::cast_slice_mut(out), at)
+                .is_ok()
+            {
+                return;
+            }
+        }
+        let i = row as usize * out.len();
+        out.copy_from_slice(&self.floats[i..i + out.len()]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::index::VectorColumn;
+    use crate::record::StoredRecord;
+
+    #[test]
+    fn single_row_reads_equal_the_mapped_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let dim = 7;
+        let recs: Vec<StoredRecord> = (0..50u64)
+            .map(|i| StoredRecord {
+                id: format!("r{i}"),
+                order: i,
+                embedding: (0..dim)
+                    .map(|d| (i as usize * dim + d) as f32 * 0.5 - 3.0)
+                    .collect(),
+                document: None,
+                metadata: None,
+                uri: None,
+            })
+            .collect();
+        let seg =
+            super::super::writer::write(dir.path(), 1, dim, recs.iter().collect(), vec![]).unwrap();
+        let col = seg.column().unwrap();
+        let mut row = vec![0.0f32; dim];
+        for r in 0..50u32 {
+            col.read_row(r, &mut row);
+            assert_eq!(row, recs[r as usize].embedding);
+            assert_eq!(
+                row[..],
+                col.floats()[r as usize * dim..(r as usize + 1) * dim]
+            );
+        }
     }
 }
