@@ -8,7 +8,8 @@
 //!   `distance.rs`) that are never negative and order neighbours exactly as
 //!   Chroma's distance of the space does:
 //!   - l2: squared L2 on the vectors as they are;
-//!   - cosine: squared L2 on unit-normalised copies (`|a-b|² = 2 - 2 cos`);
+//!   - cosine: squared L2 on unit-normalised copies (`|a-b|² = 2 - 2 cos`),
+//!     normalised a chunk at a time;
 //!   - ip: `M² - a·b` on the vectors as they are, with `M² = max |x|²` over
 //!     the segment (times 1.001). By Cauchy-Schwarz `a·b <= M²`, so it is
 //!     never negative, and for a query it orders rows exactly as Chroma's
@@ -123,8 +124,8 @@ pub(crate) fn build_graph(
         cancel,
     };
     let graph = match space {
-        Space::L2 => build_with(vectors, dim, SquaredL2, &params),
-        Space::Cosine => build_with(&normalised(vectors, dim), dim, SquaredL2, &params),
+        Space::L2 => build_with(vectors, dim, SquaredL2, false, &params),
+        Space::Cosine => build_with(vectors, dim, SquaredL2, true, &params),
         Space::Ip => {
             let max = vectors
                 .chunks_exact(dim)
@@ -136,6 +137,7 @@ pub(crate) fn build_graph(
                 ShiftedIp {
                     shift: max * 1.001 + f32::MIN_POSITIVE,
                 },
+                false,
                 // Under inner product the diversity heuristic keeps few
                 // edges (large-norm rows "cover" the rest): about 5 per row
                 // at 100k x 384, which suits unfiltered search (recall@10
@@ -165,26 +167,40 @@ struct BuildParams<'p> {
 
 /// Inserts every row of `data` in parallel (in chunks, looking at the
 /// cancel flag in between) and converts the result; a panic inside
-/// `hnsw_rs` becomes an error.
+/// `hnsw_rs` becomes an error. With `normalise`, each chunk is
+/// unit-normalised into a reused buffer first (hnsw_rs copies every
+/// vector it inserts, so a normalised copy of the whole column, 150 MB at
+/// 100k × 384, never has to exist).
 fn build_with<D: Distance<f32> + Send + Sync>(
     data: &[f32],
     dim: usize,
     dist: D,
+    normalise: bool,
     p: &BuildParams<'_>,
 ) -> Result<Option<Graph>> {
     let built = catch_unwind(AssertUnwindSafe(|| {
         let hnsw = Hnsw::<f32, D>::new(p.m, p.n, MAX_LAYERS, p.ef_c, dist);
-        let items: Vec<(&[f32], usize)> = data
-            .chunks_exact(dim)
-            .enumerate()
-            .map(|(i, v)| (v, i))
-            .collect();
-        for chunk in items.chunks(INSERT_CHUNK) {
+        let mut buf: Vec<f32> = Vec::new();
+        for (c, chunk) in data.chunks(INSERT_CHUNK * dim).enumerate() {
             if (p.cancel)() {
                 return None;
             }
-            let chunk = chunk.to_vec(); // hnsw_rs takes a &Vec
-            p.pool.install(|| hnsw.parallel_insert_slice(&chunk));
+            let rows: &[f32] = if normalise {
+                buf.clear();
+                buf.extend_from_slice(chunk);
+                normalise_rows(&mut buf, dim);
+                &buf
+            } else {
+                chunk
+            };
+            let first = c * INSERT_CHUNK;
+            // hnsw_rs takes a &Vec of (row, id); ids are row numbers.
+            let items: Vec<(&[f32], usize)> = rows
+                .chunks_exact(dim)
+                .enumerate()
+                .map(|(i, v)| (v, first + i))
+                .collect();
+            p.pool.install(|| hnsw.parallel_insert_slice(&items));
         }
         Some(extract(&hnsw, p.n))
     }));
@@ -198,16 +214,14 @@ fn build_with<D: Distance<f32> + Send + Sync>(
     })
 }
 
-/// Unit-normalised copies of the rows (zero rows stay zero).
-fn normalised(vectors: &[f32], dim: usize) -> Vec<f32> {
-    let mut out = vectors.to_vec();
-    for v in out.chunks_exact_mut(dim) {
+/// Unit-normalises the rows in place (zero rows stay zero).
+fn normalise_rows(rows: &mut [f32], dim: usize) {
+    for v in rows.chunks_exact_mut(dim) {
         let nv = norm(v);
         if nv > 0.0 {
             v.iter_mut().for_each(|x| *x /= nv);
         }
     }
-    out
 }
 
 /// Copies `hnsw_rs`'s graph into CSR layers of row numbers. Rows were
