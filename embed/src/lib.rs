@@ -33,6 +33,7 @@ pub mod files;
 pub mod model;
 pub mod pool;
 pub mod task;
+pub mod threads;
 pub mod tokenize;
 
 pub use embedder::{Embedder, TextEmbedder};

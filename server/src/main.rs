@@ -14,6 +14,9 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any other thread exists: embedding batches run side by side on
+    // rayon, candle's kernels single-threaded (chromite_embed::threads).
+    chromite_embed::threads::use_batch_parallelism(None);
     match cli.command {
         Command::Run(args) => run(args),
         Command::Embed(args) => embed(args),
