@@ -30,6 +30,7 @@ pub mod device;
 pub mod embedder;
 pub mod error;
 pub mod files;
+pub mod kernels;
 pub mod model;
 pub mod pool;
 pub mod task;

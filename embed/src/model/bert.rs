@@ -8,7 +8,9 @@
 //! `intermediate.dense`, `output.{dense,LayerNorm}`.
 
 use super::config::{Activation, EncoderConfig};
-use super::layers::{add_norm, attend, fuse_qkv, layer_norm, linear, split_heads, AttnBias};
+use super::layers::{
+    attend, fuse_qkv, layer_norm, linear, linear_act, linear_add_norm, split_heads, AttnBias,
+};
 use super::weights::Weights;
 use super::Model;
 use crate::batch::Batch;
@@ -125,11 +127,9 @@ impl Model for Bert {
         for layer in &self.layers {
             let (q, k, v) = split_heads(&layer.qkv.forward(&x)?, self.heads)?;
             let ctx = attend(&q, &k, &v, &bias)?;
-            x = add_norm(&x, &layer.out.forward(&ctx)?, &layer.ln1)?;
-            let ff = layer
-                .fc2
-                .forward(&self.act.apply(&layer.fc1.forward(&x)?)?)?;
-            x = add_norm(&x, &ff, &layer.ln2)?;
+            x = linear_add_norm(&layer.out, &ctx, &x, &layer.ln1)?;
+            let hidden = linear_act(&layer.fc1, &x, self.act)?;
+            x = linear_add_norm(&layer.fc2, &hidden, &x, &layer.ln2)?;
         }
         Ok(x)
     }

@@ -52,9 +52,18 @@ impl Activation {
     /// Applies the activation.
     pub fn apply(self, x: &candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
         match self {
-            Activation::GeluErf => x.gelu_erf(),
+            Activation::GeluErf => crate::kernels::gelu::gelu(x),
             Activation::GeluTanh => x.gelu(),
             Activation::Relu => x.relu(),
+        }
+    }
+
+    /// [`Activation::apply`] to a fresh tensor the caller owns outright (a matmul result),
+    /// which the exact GELU overwrites in place on CPU.
+    pub fn apply_owned(self, x: candle_core::Tensor) -> candle_core::Result<candle_core::Tensor> {
+        match self {
+            Activation::GeluErf => crate::kernels::gelu::bias_gelu_owned(x, None),
+            other => other.apply(&x),
         }
     }
 }

@@ -12,7 +12,7 @@
 
 use super::config::{Activation, EncoderConfig};
 use super::layers::{
-    add_norm, alibi_rows, attend, fuse_qkv, layer_norm, linear, split_heads, AttnBias,
+    alibi_rows, attend, fuse_qkv, layer_norm, linear, linear_add_norm, split_heads, AttnBias,
 };
 use super::weights::Weights;
 use super::Model;
@@ -166,12 +166,16 @@ impl Model for JinaBert {
         for layer in &self.layers {
             let (q, k, v) = split_heads(&layer.qkv.forward(&x)?, heads)?;
             let ctx = attend(&q, &k, &v, &bias)?;
-            x = add_norm(&x, &layer.out.forward(&ctx)?, &layer.ln1)?;
+            x = linear_add_norm(&layer.out, &ctx, &x, &layer.ln1)?;
             let g = layer.gated.forward(&x)?;
             let gated = g.narrow(D::Minus1, 0, self.intermediate)?;
             let plain = g.narrow(D::Minus1, self.intermediate, self.intermediate)?;
-            let ff = layer.wo.forward(&(self.act.apply(&gated)? * plain)?)?;
-            x = add_norm(&x, &ff, &layer.ln2)?;
+            x = linear_add_norm(
+                &layer.wo,
+                &(self.act.apply(&gated)? * plain)?,
+                &x,
+                &layer.ln2,
+            )?;
         }
         Ok(x)
     }

@@ -1,8 +1,12 @@
 //! Building blocks shared by the encoders: linear and LayerNorm loading, the additive
-//! padding mask and multi-head self-attention over a fused QKV projection.
+//! padding mask, multi-head self-attention over a fused QKV projection, and projections
+//! fused with what follows them (bias + activation, bias + residual + LayerNorm) through
+//! [`crate::kernels`].
 
+use super::config::Activation;
 use super::weights::Weights;
 use crate::error::Error;
+use crate::kernels::{gelu, norm, softmax};
 use candle_core::{Device, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, Module};
 
@@ -167,11 +171,8 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, bias: &AttnBias) -> Result<Ten
         } else {
             q.narrow(2, start, n)?
         };
-        let mut scores = (qb.matmul(&kt)? * scale)?;
-        if let Some(bias) = bias.block(start, n, q.device())? {
-            scores = scores.broadcast_add(&bias)?;
-        }
-        candle_nn::ops::softmax_last_dim(&scores)?.matmul(v)
+        let bias = bias.block(start, n, q.device())?;
+        softmax::scaled_softmax_owned(qb.matmul(&kt)?, scale, bias.as_ref())?.matmul(v)
     };
     let ctx = if bias.rows_per_block >= l {
         block(0, l)?
@@ -188,9 +189,39 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, bias: &AttnBias) -> Result<Ten
     ctx.transpose(1, 2)?.reshape((b, l, h * d))
 }
 
-/// A post-LayerNorm residual step: `ln(x + f)`.
-pub fn add_norm(x: &Tensor, f: &Tensor, ln: &LayerNorm) -> Result<Tensor> {
-    ln.forward(&(x + f)?)
+/// A post-LayerNorm residual step `ln(x + f)`, for a fresh projection output `f`.
+pub fn add_norm(x: &Tensor, f: Tensor, ln: &LayerNorm) -> Result<Tensor> {
+    norm::add_norm_owned(f, None, x, ln)
+}
+
+/// `ln(residual + lin(input))`, the projection's bias folded into the fused norm.
+pub fn linear_add_norm(
+    lin: &Linear,
+    input: &Tensor,
+    residual: &Tensor,
+    ln: &LayerNorm,
+) -> Result<Tensor> {
+    norm::add_norm_owned(project(lin, input)?, lin.bias(), residual, ln)
+}
+
+/// `act(lin(input))`; the exact GELU takes the bias in the same pass.
+pub fn linear_act(lin: &Linear, input: &Tensor, act: Activation) -> Result<Tensor> {
+    match act {
+        Activation::GeluErf => gelu::bias_gelu_owned(project(lin, input)?, lin.bias()),
+        _ => act.apply(&lin.forward(input)?),
+    }
+}
+
+/// `input · Wᵀ` without the bias, as one matmul over all rows like [`Linear`] does.
+fn project(lin: &Linear, input: &Tensor) -> Result<Tensor> {
+    let w = lin.weight().t()?;
+    match *input.dims() {
+        [b, m, k] if input.is_contiguous() => {
+            input.reshape((b * m, k))?.matmul(&w)?.reshape((b, m, ()))
+        }
+        [b, _, _] => input.matmul(&w.broadcast_left(b)?),
+        _ => input.matmul(&w),
+    }
 }
 
 #[cfg(test)]

@@ -255,9 +255,9 @@ impl JinaV3 {
             let q = apply_rope(&q, &cos, &sin)?;
             let k = apply_rope(&k, &cos, &sin)?;
             let ctx = attend(&q, &k, &v, &bias)?;
-            x = add_norm(&x, &proj(n, 1, &ctx)?, &layer.ln1)?;
-            let ff = proj(n, 3, &self.act.apply(&proj(n, 2, &x)?)?)?;
-            x = add_norm(&x, &ff, &layer.ln2)?;
+            x = add_norm(&x, proj(n, 1, &ctx)?, &layer.ln1)?;
+            let ff = proj(n, 3, &self.act.apply_owned(proj(n, 2, &x)?)?)?;
+            x = add_norm(&x, ff, &layer.ln2)?;
         }
         Ok(x)
     }

@@ -1,0 +1,140 @@
+//! Fused CPU kernels for the encoder's element-wise work.
+//!
+//! candle runs every element-wise step as its own pass with its own output buffer, and its
+//! exact GELU calls a scalar `erff` per element. On CPU (f32, contiguous tensors) the
+//! encoders use these kernels instead; on other devices, dtypes or layouts each function
+//! falls back to the candle ops it replaces, so the maths is the same everywhere:
+//! * [`gelu`]: the exact (erf) GELU, vectorised ([`gelu::gelu_erf`]);
+//! * [`norm`]: `LayerNorm(x + bias + residual)` in one pass, in place;
+//! * [`softmax`]: attention's `softmax(scale · scores + bias)` in one pass, in place.
+//!
+//! SIMD versions are chosen at run time (`is_x86_feature_detected!`); each kernel keeps a
+//! portable version and is tested against an f64 reference or the candle ops it replaces.
+
+pub mod gelu;
+pub mod norm;
+pub mod softmax;
+
+use candle_core::{CpuStorage, DType, Layout, Result, Tensor};
+
+/// Whether `t` can take the CPU fast path: f32, on the CPU, laid out contiguously.
+fn on_cpu_f32(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == DType::F32 && t.is_contiguous()
+}
+
+/// The contiguous f32 elements `layout` describes in `storage`.
+fn slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+    let all = storage.as_slice::<f32>()?;
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&all[start..end]),
+        None => candle_core::bail!("{op}: tensor is not contiguous"),
+    }
+}
+
+/// The contiguous f32 elements `layout` describes in `storage`, mutably.
+fn slice_mut<'a>(storage: &'a mut CpuStorage, layout: &Layout, op: &str) -> Result<&'a mut [f32]> {
+    let (start, end) = match layout.contiguous_offsets() {
+        Some(range) => range,
+        None => candle_core::bail!("{op}: tensor is not contiguous"),
+    };
+    match storage {
+        CpuStorage::F32(all) => Ok(&mut all[start..end]),
+        _ => candle_core::bail!("{op}: expected f32"),
+    }
+}
+
+/// Whether this CPU has AVX2 and FMA (checked once).
+#[cfg(target_arch = "x86_64")]
+fn avx2_fma() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+}
+
+/// The contiguous f32 elements of a CPU tensor, from its read guard
+/// (`Tensor::storage_and_layout`).
+fn cpu_f32<'a>(storage: &'a candle_core::Storage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+    match storage {
+        candle_core::Storage::Cpu(cpu) => slice(cpu, layout, op),
+        _ => candle_core::bail!("{op}: tensor is not on the CPU"),
+    }
+}
+
+/// `e^z` for `z ≤ 0`, within about one ulp; `0` below `-87` (where `e^z` is no longer a
+/// normal f32), NaN for NaN. Branch-free, so loops over it vectorise: Cody–Waite reduction
+/// `z = n·ln2 + r`, `|r| ≤ ln2/2`, a degree-7 Taylor polynomial for `e^r`, and `2^n` built
+/// in the exponent bits.
+#[inline(always)]
+fn exp_neg(z: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Rounds to the nearest integer by the 1.5·2^23 trick.
+    const ROUND: f32 = 12_582_912.0;
+    let zc = z.max(-87.0);
+    let n = (zc * LOG2_E + ROUND) - ROUND;
+    let r = (zc - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let e = p * f32::from_bits(((n as i32 + 127) << 23) as u32);
+    if z < -87.0 {
+        0.0
+    } else if z.is_nan() {
+        z
+    } else {
+        e
+    }
+}
+
+/// The sum of `xs` in eight partial sums (vectorisable; not in sequential order).
+#[inline(always)]
+fn sum8(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += f(c[i]);
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &x in rest {
+        s += f(x);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_neg_is_within_two_ulps() {
+        for i in 0..=200_000 {
+            let z = -(i as f32) * 4.3e-4;
+            let want = (z as f64).exp();
+            let got = exp_neg(z) as f64;
+            assert!(
+                (got - want).abs() <= 2.0 * f32::EPSILON as f64 * want,
+                "exp({z}) = {got} want {want}"
+            );
+        }
+        assert_eq!(exp_neg(0.0), 1.0);
+        assert_eq!(exp_neg(-100.0), 0.0);
+        assert_eq!(exp_neg(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_neg(-f32::MAX), 0.0);
+        assert!(exp_neg(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn sum8_sums_every_element() {
+        let xs: Vec<f32> = (1..=21).map(|i| i as f32).collect();
+        assert_eq!(sum8(&xs, |x| x), 231.0);
+        assert_eq!(sum8(&xs, |x| x * x), 3311.0);
+        assert_eq!(sum8(&[], |x| x), 0.0);
+    }
+}
