@@ -72,7 +72,8 @@ fn exp_neg(z: f32) -> f32 {
     // Rounds to the nearest integer by the 1.5·2^23 trick.
     const ROUND: f32 = 12_582_912.0;
     let zc = z.max(-87.0);
-    let n = (zc * LOG2_E + ROUND) - ROUND;
+    let shifted = zc * LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = (zc - n * LN2_HI) - n * LN2_LO;
     let p = 1.0
         + r * (1.0
@@ -80,7 +81,9 @@ fn exp_neg(z: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    let e = p * f32::from_bits(((n as i32 + 127) << 23) as u32);
+    // `shifted`'s low mantissa bits hold `n` (two's complement): `2^n` from integer ops
+    // alone, which vectorise (a float → int cast does not).
+    let e = p * f32::from_bits(shifted.to_bits().wrapping_add(127) << 23);
     if z < -87.0 {
         0.0
     } else if z.is_nan() {
@@ -88,6 +91,24 @@ fn exp_neg(z: f32) -> f32 {
     } else {
         e
     }
+}
+
+/// The largest of `xs` (`-inf` for none) in eight partial maxima (vectorisable).
+#[inline(always)]
+fn max8(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    let mut m = acc.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for &x in rest {
+        m = m.max(x);
+    }
+    m
 }
 
 /// The sum of `xs` in eight partial sums (vectorisable; not in sequential order).
@@ -136,5 +157,9 @@ mod tests {
         assert_eq!(sum8(&xs, |x| x), 231.0);
         assert_eq!(sum8(&xs, |x| x * x), 3311.0);
         assert_eq!(sum8(&[], |x| x), 0.0);
+        assert_eq!(max8(&xs), 21.0);
+        assert_eq!(max8(&xs[..5]), 5.0);
+        assert_eq!(max8(&[-3.0; 9]), -3.0);
+        assert_eq!(max8(&[]), f32::NEG_INFINITY);
     }
 }

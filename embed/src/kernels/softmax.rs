@@ -19,7 +19,7 @@ fn softmax_row(row: &mut [f32], scale: f32, bias: &[f32]) {
             *x = *x * scale + b;
         }
     }
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    let max = super::max8(row);
     for x in row.iter_mut() {
         *x = exp_neg(*x - max);
     }
@@ -31,6 +31,7 @@ fn softmax_row(row: &mut [f32], scale: f32, bias: &[f32]) {
 
 /// Rows of `len` in `xs` (shape `[b, h, n, len]`), each with the bias row that a
 /// `[bb, bh, bn, len]` bias broadcasts to it (each of `bb`, `bh`, `bn` is 1 or full).
+#[inline(always)]
 fn softmax_rows(xs: &mut [f32], dims: [usize; 4], scale: f32, bias: Option<(&[f32], [usize; 3])>) {
     let [_, h, n, len] = dims;
     for (i, row) in xs.chunks_exact_mut(len).enumerate() {
