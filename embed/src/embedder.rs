@@ -35,13 +35,19 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, texts: &[&str], task: Task) -> Result<Vec<Vec<f32>>, Error>;
 }
 
-/// Default number of texts per forward pass. A call with more texts is split into batches
-/// that run side by side on the rayon pool, candle's kernels single-threaded in each
-/// (`threads.rs`). On the 2-core CI machine, batches of 8 beat batches of 16 and one batch of
-/// 32 at both 64 and 256 tokens (`benches/benches/embed.rs`, docs/benchmarks.md).
-pub const DEFAULT_BATCH_SIZE: usize = 8;
-/// Default cap on padded tokens per forward pass (keeps attention memory bounded for long inputs).
-pub const DEFAULT_BATCH_TOKENS: usize = 16_384;
+/// Default most texts per forward pass. A call with more texts is split into batches that
+/// run side by side on the rayon pool, candle's kernels single-threaded in each
+/// (`threads.rs`); what usually limits a batch is [`DEFAULT_BATCH_TOKENS`].
+pub const DEFAULT_BATCH_SIZE: usize = 64;
+/// Default cap on padded tokens per forward pass on CPU (a longer text gets a batch of its own).
+/// Small batches keep a layer's activations in cache: on the 2-core CI machine, ~384 padded
+/// tokens (5 texts of 64 tokens, 1 of 256) beat 512 and more by 6–10% at 64 tokens and
+/// batches of 32, 16 and 8 texts by up to 25% (`benches/benches/embed.rs`,
+/// docs/benchmarks.md).
+pub const DEFAULT_BATCH_TOKENS: usize = 384;
+/// Cap on padded tokens per forward pass on a GPU, where large batches pay; it keeps
+/// attention memory bounded for long inputs.
+pub const GPU_BATCH_TOKENS: usize = 16_384;
 
 /// A loaded embedding model.
 pub struct TextEmbedder {
@@ -223,7 +229,11 @@ impl TextEmbedder {
             adapters,
             instructions: cfg.task_instructions.clone().unwrap_or_default(),
             max_batch: DEFAULT_BATCH_SIZE,
-            max_batch_tokens: DEFAULT_BATCH_TOKENS,
+            max_batch_tokens: if device.is_cpu() {
+                DEFAULT_BATCH_TOKENS
+            } else {
+                GPU_BATCH_TOKENS
+            },
             max_positions,
             parallel_batches: true,
         })

@@ -60,27 +60,44 @@ fn cpu_f32<'a>(storage: &'a candle_core::Storage, layout: &Layout, op: &str) -> 
     }
 }
 
+/// `a·b + c`, fused into one rounding when `FMA` (the AVX2+FMA builds of the kernels, where
+/// it is one instruction) and as two operations otherwise (where a fused one would be a
+/// slow library call).
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
 /// `e^z` for `z ≤ 0`, within about one ulp; `0` below `-87` (where `e^z` is no longer a
 /// normal f32), NaN for NaN. Branch-free, so loops over it vectorise: Cody–Waite reduction
 /// `z = n·ln2 + r`, `|r| ≤ ln2/2`, a degree-7 Taylor polynomial for `e^r`, and `2^n` built
 /// in the exponent bits.
 #[inline(always)]
-fn exp_neg(z: f32) -> f32 {
+fn exp_neg<const FMA: bool>(z: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Rounds to the nearest integer by the 1.5·2^23 trick.
     const ROUND: f32 = 12_582_912.0;
+    const TAYLOR: [f32; 8] = [
+        1.0 / 5040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ];
     let zc = z.max(-87.0);
-    let shifted = zc * LOG2_E + ROUND;
+    let shifted = madd::<FMA>(zc, LOG2_E, ROUND);
     let n = shifted - ROUND;
-    let r = (zc - n * LN2_HI) - n * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0
-                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let r = madd::<FMA>(-n, LN2_LO, madd::<FMA>(-n, LN2_HI, zc));
+    let p = horner::<FMA, 8>(&TAYLOR, r);
     // `shifted`'s low mantissa bits hold `n` (two's complement): `2^n` from integer ops
     // alone, which vectorise (a float → int cast does not).
     let e = p * f32::from_bits(shifted.to_bits().wrapping_add(127) << 23);
@@ -91,6 +108,16 @@ fn exp_neg(z: f32) -> f32 {
     } else {
         e
     }
+}
+
+/// The polynomial with coefficients `c` (highest degree first) at `x`.
+#[inline(always)]
+fn horner<const FMA: bool, const N: usize>(c: &[f32; N], x: f32) -> f32 {
+    let mut r = c[0];
+    for &k in &c[1..] {
+        r = madd::<FMA>(r, x, k);
+    }
+    r
 }
 
 /// The largest of `xs` (`-inf` for none) in eight partial maxima (vectorisable).
@@ -138,17 +165,21 @@ mod tests {
         for i in 0..=200_000 {
             let z = -(i as f32) * 4.3e-4;
             let want = (z as f64).exp();
-            let got = exp_neg(z) as f64;
+            let (got, fused) = (exp_neg::<false>(z) as f64, exp_neg::<true>(z) as f64);
+            assert!(
+                (fused - want).abs() <= 2.0 * f32::EPSILON as f64 * want,
+                "fused exp({z})"
+            );
             assert!(
                 (got - want).abs() <= 2.0 * f32::EPSILON as f64 * want,
                 "exp({z}) = {got} want {want}"
             );
         }
-        assert_eq!(exp_neg(0.0), 1.0);
-        assert_eq!(exp_neg(-100.0), 0.0);
-        assert_eq!(exp_neg(f32::NEG_INFINITY), 0.0);
-        assert_eq!(exp_neg(-f32::MAX), 0.0);
-        assert!(exp_neg(f32::NAN).is_nan());
+        assert_eq!(exp_neg::<false>(0.0), 1.0);
+        assert_eq!(exp_neg::<false>(-100.0), 0.0);
+        assert_eq!(exp_neg::<false>(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_neg::<false>(-f32::MAX), 0.0);
+        assert!(exp_neg::<false>(f32::NAN).is_nan());
     }
 
     #[test]

@@ -9,19 +9,19 @@ use candle_core::{CpuStorage, InplaceOp1, Layout, Result, Tensor};
 
 /// One row: `row = softmax(scale·row + bias)` (`bias` empty for none).
 #[inline(always)]
-fn softmax_row(row: &mut [f32], scale: f32, bias: &[f32]) {
+fn softmax_row<const FMA: bool>(row: &mut [f32], scale: f32, bias: &[f32]) {
     if bias.is_empty() {
         for x in row.iter_mut() {
             *x *= scale;
         }
     } else {
         for (x, b) in row.iter_mut().zip(bias) {
-            *x = *x * scale + b;
+            *x = super::madd::<FMA>(*x, scale, *b);
         }
     }
     let max = super::max8(row);
     for x in row.iter_mut() {
-        *x = exp_neg(*x - max);
+        *x = exp_neg::<FMA>(*x - max);
     }
     let inv = 1.0 / super::sum8(row, |x| x);
     for x in row.iter_mut() {
@@ -32,7 +32,12 @@ fn softmax_row(row: &mut [f32], scale: f32, bias: &[f32]) {
 /// Rows of `len` in `xs` (shape `[b, h, n, len]`), each with the bias row that a
 /// `[bb, bh, bn, len]` bias broadcasts to it (each of `bb`, `bh`, `bn` is 1 or full).
 #[inline(always)]
-fn softmax_rows(xs: &mut [f32], dims: [usize; 4], scale: f32, bias: Option<(&[f32], [usize; 3])>) {
+fn softmax_rows<const FMA: bool>(
+    xs: &mut [f32],
+    dims: [usize; 4],
+    scale: f32,
+    bias: Option<(&[f32], [usize; 3])>,
+) {
     let [_, h, n, len] = dims;
     for (i, row) in xs.chunks_exact_mut(len).enumerate() {
         let b_row = match bias {
@@ -43,7 +48,7 @@ fn softmax_rows(xs: &mut [f32], dims: [usize; 4], scale: f32, bias: Option<(&[f3
             }
             None => &[][..],
         };
-        softmax_row(row, scale, b_row);
+        softmax_row::<FMA>(row, scale, b_row);
     }
 }
 
@@ -63,7 +68,7 @@ pub fn softmax_in_place(
         };
         return;
     }
-    softmax_rows(xs, dims, scale, bias)
+    softmax_rows::<false>(xs, dims, scale, bias)
 }
 
 /// The portable loop compiled for AVX2+FMA, where it vectorises eight lanes wide.
@@ -76,7 +81,7 @@ unsafe fn softmax_avx2(
     scale: f32,
     bias: Option<(&[f32], [usize; 3])>,
 ) {
-    softmax_rows(xs, dims, scale, bias)
+    softmax_rows::<true>(xs, dims, scale, bias)
 }
 
 struct ScaledSoftmax<'a> {
