@@ -107,6 +107,8 @@ fn minilm(c: &mut Criterion) {
     if std::env::var_os("CHROMITE_BENCH_CANDLE_THREADS").is_none() {
         chromite_embed::threads::use_batch_parallelism(Some(2));
     }
+    // The server's malloc settings (chromite_embed::malloc).
+    chromite_embed::malloc::retain_freed_memory();
     let pool = chromite_embed::rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()

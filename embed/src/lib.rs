@@ -31,6 +31,7 @@ pub mod embedder;
 pub mod error;
 pub mod files;
 pub mod kernels;
+pub mod malloc;
 pub mod model;
 pub mod pool;
 pub mod task;

@@ -17,6 +17,9 @@ fn main() -> ExitCode {
     // Before any other thread exists: embedding batches run side by side on
     // rayon, candle's kernels single-threaded (chromite_embed::threads).
     chromite_embed::threads::use_batch_parallelism(None);
+    // Encoder layers reuse their freed buffers instead of faulting them in again
+    // (chromite_embed::malloc).
+    chromite_embed::malloc::retain_freed_memory();
     match cli.command {
         Command::Run(args) => run(args),
         Command::Embed(args) => embed(args),
