@@ -375,8 +375,14 @@ impl TextEmbedder {
         let lengths: Vec<usize> = tokens.iter().map(Tokens::len).collect();
         let parallel = self.parallel_batches && self.device.is_cpu();
         let max_batch = if parallel {
-            // One batch per worker at least (see `threads.rs`).
-            batch_size_for(tokens.len(), rayon::current_num_threads(), self.max_batch)
+            // Batches for every worker, in even numbers (see `threads.rs`).
+            batch_size_for(
+                tokens.len(),
+                lengths.iter().copied().max().unwrap_or(1),
+                rayon::current_num_threads(),
+                self.max_batch,
+                self.max_batch_tokens,
+            )
         } else {
             self.max_batch
         };

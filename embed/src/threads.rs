@@ -9,7 +9,8 @@
 //! 8, the measurements were 45.6 vs 39.2 sentences/s, and with batches of 16,
 //! 41.5 vs 36.7 (`benches/benches/embed.rs`; docs/benchmarks.md).
 //! [`crate::TextEmbedder`] runs the batches of a call on rayon's global pool
-//! and cuts a call into at least as many batches as that pool has workers.
+//! and cuts a call into at least as many batches as that pool has workers, in a multiple
+//! of that number ([`batch_size_for`]).
 
 use std::sync::OnceLock;
 
@@ -52,10 +53,21 @@ pub fn use_batch_parallelism(threads: Option<usize>) -> usize {
     })
 }
 
-/// The batch size that gives each of `workers` workers a batch when `texts`
-/// texts are embedded at once, capped at `max_batch`.
-pub(crate) fn batch_size_for(texts: usize, workers: usize, max_batch: usize) -> usize {
-    texts.div_ceil(workers.max(1)).clamp(1, max_batch.max(1))
+/// The most texts per batch for a call of texts whose longest is `longest` tokens, so that
+/// the batches stay within `max_batch` texts and about `max_tokens` padded tokens, every
+/// one of `workers` workers gets a batch, and the batches come in a multiple of `workers`
+/// of near-equal size (no worker idles while another finishes an extra batch).
+pub(crate) fn batch_size_for(
+    texts: usize,
+    longest: usize,
+    workers: usize,
+    max_batch: usize,
+    max_tokens: usize,
+) -> usize {
+    let workers = workers.max(1);
+    let fit = (max_tokens / longest.max(1)).clamp(1, max_batch.max(1));
+    let batches = texts.div_ceil(fit).next_multiple_of(workers).max(1);
+    texts.div_ceil(batches).clamp(1, fit)
 }
 
 #[cfg(test)]
@@ -63,13 +75,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn calls_are_cut_into_one_batch_per_worker_at_most_max_batch() {
-        assert_eq!(batch_size_for(32, 2, 16), 16);
-        assert_eq!(batch_size_for(10, 2, 16), 5);
-        assert_eq!(batch_size_for(11, 2, 16), 6);
-        assert_eq!(batch_size_for(1, 2, 16), 1);
-        assert_eq!(batch_size_for(0, 2, 16), 1);
-        assert_eq!(batch_size_for(100, 4, 16), 16);
-        assert_eq!(batch_size_for(100, 0, 16), 16);
+    fn calls_are_cut_into_even_batches_for_every_worker() {
+        let big = 1 << 20;
+        // Only the batch-size cap: one batch per worker, at least.
+        assert_eq!(batch_size_for(32, 64, 2, 16, big), 16);
+        assert_eq!(batch_size_for(10, 64, 2, 16, big), 5);
+        assert_eq!(batch_size_for(11, 64, 2, 16, big), 6);
+        assert_eq!(batch_size_for(1, 64, 2, 16, big), 1);
+        assert_eq!(batch_size_for(0, 64, 2, 16, big), 1);
+        assert_eq!(batch_size_for(100, 64, 4, 16, big), 13);
+        assert_eq!(batch_size_for(100, 64, 0, 16, big), 15);
+        // The token budget: 32 texts of 66 tokens fit 5 to 384 tokens, which would make
+        // 7 batches; 8 batches of 4 keep both workers busy to the end.
+        assert_eq!(batch_size_for(32, 66, 2, 64, 384), 4);
+        assert_eq!(batch_size_for(32, 256, 2, 64, 384), 1);
+        assert_eq!(batch_size_for(32, 1000, 2, 64, 384), 1);
+        assert_eq!(batch_size_for(200, 12, 2, 64, 384), 25);
     }
 }
