@@ -4,6 +4,7 @@
 //! exact GELU calls a scalar `erff` per element. On CPU (f32, contiguous tensors) the
 //! encoders use these kernels instead; on other devices, dtypes or layouts each function
 //! falls back to the candle ops it replaces, so the maths is the same everywhere:
+//! * [`bias`]: a projection's bias, added in place;
 //! * [`gelu`]: the exact (erf) GELU, vectorised ([`gelu::gelu_erf`]);
 //! * [`norm`]: `LayerNorm(x + bias + residual)` in one pass, in place;
 //! * [`softmax`]: attention's `softmax(scale · scores + bias)` in one pass, in place.
@@ -11,6 +12,7 @@
 //! SIMD versions are chosen at run time (`is_x86_feature_detected!`); each kernel keeps a
 //! portable version and is tested against an f64 reference or the candle ops it replaces.
 
+pub mod bias;
 pub mod gelu;
 pub mod norm;
 pub mod softmax;

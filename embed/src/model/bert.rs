@@ -9,7 +9,8 @@
 
 use super::config::{Activation, EncoderConfig};
 use super::layers::{
-    attend, fuse_qkv, layer_norm, linear, linear_act, linear_add_norm, split_heads, AttnBias,
+    apply_linear, attend, fuse_qkv, layer_norm, linear, linear_act, linear_add_norm, split_heads,
+    AttnBias,
 };
 use super::weights::Weights;
 use super::Model;
@@ -125,7 +126,7 @@ impl Model for Bert {
         let mask = (!batch.is_unpadded()).then_some(&batch.mask);
         let bias = AttnBias::new(mask, b, l, self.heads, None, batch.ids.device())?;
         for layer in &self.layers {
-            let (q, k, v) = split_heads(&layer.qkv.forward(&x)?, self.heads)?;
+            let (q, k, v) = split_heads(&apply_linear(&layer.qkv, &x)?, self.heads)?;
             let ctx = attend(&q, &k, &v, &bias)?;
             x = linear_add_norm(&layer.out, &ctx, &x, &layer.ln1)?;
             let hidden = linear_act(&layer.fc1, &x, self.act)?;

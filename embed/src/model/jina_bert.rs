@@ -12,7 +12,8 @@
 
 use super::config::{Activation, EncoderConfig};
 use super::layers::{
-    alibi_rows, attend, fuse_qkv, layer_norm, linear, linear_add_norm, split_heads, AttnBias,
+    alibi_rows, apply_linear, attend, fuse_qkv, layer_norm, linear, linear_add_norm, split_heads,
+    AttnBias,
 };
 use super::weights::Weights;
 use super::Model;
@@ -164,10 +165,10 @@ impl Model for JinaBert {
         )?;
         let heads = self.slopes.len();
         for layer in &self.layers {
-            let (q, k, v) = split_heads(&layer.qkv.forward(&x)?, heads)?;
+            let (q, k, v) = split_heads(&apply_linear(&layer.qkv, &x)?, heads)?;
             let ctx = attend(&q, &k, &v, &bias)?;
             x = linear_add_norm(&layer.out, &ctx, &x, &layer.ln1)?;
-            let g = layer.gated.forward(&x)?;
+            let g = apply_linear(&layer.gated, &x)?;
             let gated = g.narrow(D::Minus1, 0, self.intermediate)?;
             let plain = g.narrow(D::Minus1, self.intermediate, self.intermediate)?;
             x = linear_add_norm(

@@ -6,7 +6,7 @@
 use super::config::Activation;
 use super::weights::Weights;
 use crate::error::Error;
-use crate::kernels::{gelu, norm, softmax};
+use crate::kernels::{bias, gelu, norm, softmax};
 use candle_core::{Device, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, Module};
 
@@ -202,6 +202,11 @@ pub fn linear_add_norm(
     ln: &LayerNorm,
 ) -> Result<Tensor> {
     norm::add_norm_owned(project(lin, input)?, lin.bias(), residual, ln)
+}
+
+/// `lin(input)`, its bias added in place.
+pub fn apply_linear(lin: &Linear, input: &Tensor) -> Result<Tensor> {
+    bias::bias_add_owned(project(lin, input)?, lin.bias())
 }
 
 /// `act(lin(input))`; the exact GELU takes the bias in the same pass.
