@@ -305,14 +305,7 @@ mod tests {
             Tensor::from_vec((0..8).map(|i| i as f32 * 0.1).collect::<Vec<_>>(), 8, &dev).unwrap();
         let want = x.broadcast_add(&b).unwrap().gelu_erf().unwrap();
         let close = |a: &Tensor, b: &Tensor| {
-            let d = (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let d = super::super::max_abs_diff(a, b);
             assert!(d < 1e-6, "{d}");
         };
         close(&gelu(&x.broadcast_add(&b).unwrap()).unwrap(), &want);

@@ -181,17 +181,6 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
     }
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
-
     #[test]
     fn matches_candle_add_and_layer_norm() {
         let (b, l, h) = (2, 5, 19);
@@ -213,7 +202,11 @@ mod tests {
                     ln.forward(&(&x + f).unwrap()).unwrap()
                 };
                 let got = add_norm_owned(f.copy().unwrap(), bias, &x, &ln).unwrap();
-                assert!(max_diff(&got, &want) < 2e-6, "{}", max_diff(&got, &want));
+                assert!(
+                    super::super::max_abs_diff(&got, &want) < 2e-6,
+                    "{}",
+                    super::super::max_abs_diff(&got, &want)
+                );
             }
         }
     }
@@ -262,7 +255,7 @@ mod tests {
             &ln,
         )
         .unwrap();
-        assert!(max_diff(&got, &want) < 2e-6);
+        assert!(super::super::max_abs_diff(&got, &want) < 2e-6);
         let wrong = t(3, 5.0, &[3]);
         assert!(add_norm_owned(f, Some(&wrong), &short, &ln).is_err());
     }

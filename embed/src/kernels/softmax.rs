@@ -186,14 +186,7 @@ mod tests {
             let s = t(&dims, 0.0);
             let want = reference(&s, 0.125, bias.as_ref());
             let got = scaled_softmax_owned(s.copy().unwrap(), 0.125, bias.as_ref()).unwrap();
-            let d = (&got - &want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let d = super::super::max_abs_diff(&got, &want);
             assert!(
                 d < 1e-6,
                 "{:?}: {d}",

@@ -259,14 +259,7 @@ mod tests {
                 blocked.rows_per_block = rows;
                 blocked.whole = None;
                 let got = attend(&q, &k, &v, &blocked).unwrap();
-                let diff = (got - &want)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap();
+                let diff = crate::kernels::max_abs_diff(&got, &want);
                 assert!(diff < 1e-6, "rows {rows}: {diff}");
             }
         }
