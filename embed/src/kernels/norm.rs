@@ -9,17 +9,24 @@ use super::{cpu_f32, on_cpu_f32, slice, slice_mut, sum8};
 use candle_core::{CpuStorage, InplaceOp2, Layout, Result, Tensor};
 use candle_nn::{LayerNorm, Module};
 
+/// What a row is normalised with: the projection's bias (optional), LayerNorm's `gamma`,
+/// `beta` (optional) and `eps`.
+#[derive(Clone, Copy)]
+pub struct NormParams<'a> {
+    /// Added to each row before the residual, when the projection has one.
+    pub bias: Option<&'a [f32]>,
+    /// LayerNorm's weight; its length is the row width.
+    pub gamma: &'a [f32],
+    /// LayerNorm's bias.
+    pub beta: Option<&'a [f32]>,
+    /// Added to the variance.
+    pub eps: f32,
+}
+
 /// One row: `row = (v − mean)/√(var + eps)·gamma + beta` with `v = row + bias + residual`.
 #[inline(always)]
-fn add_norm_row(
-    row: &mut [f32],
-    residual: &[f32],
-    bias: Option<&[f32]>,
-    gamma: &[f32],
-    beta: Option<&[f32]>,
-    eps: f32,
-) {
-    match bias {
+fn add_norm_row(row: &mut [f32], residual: &[f32], p: NormParams<'_>) {
+    match p.bias {
         Some(b) => {
             for ((x, r), b) in row.iter_mut().zip(residual).zip(b) {
                 *x += b + r;
@@ -34,54 +41,40 @@ fn add_norm_row(
     let n = row.len() as f32;
     let mean = sum8(row, |v| v) / n;
     let var = sum8(row, |v| (v - mean) * (v - mean)) / n;
-    let inv = 1.0 / (var + eps).sqrt();
-    match beta {
+    let inv = 1.0 / (var + p.eps).sqrt();
+    match p.beta {
         Some(beta) => {
-            for ((x, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+            for ((x, g), b) in row.iter_mut().zip(p.gamma).zip(beta) {
                 *x = (*x - mean) * inv * g + b;
             }
         }
         None => {
-            for (x, g) in row.iter_mut().zip(gamma) {
+            for (x, g) in row.iter_mut().zip(p.gamma) {
                 *x = (*x - mean) * inv * g;
             }
         }
     }
 }
 
-/// `xs = LayerNorm(xs + bias + residual)` row by row (`gamma.len()` wide).
-pub fn add_norm_in_place(
-    xs: &mut [f32],
-    residual: &[f32],
-    bias: Option<&[f32]>,
-    gamma: &[f32],
-    beta: Option<&[f32]>,
-    eps: f32,
-) {
+/// `xs = LayerNorm(xs + bias + residual)` row by row (`p.gamma.len()` wide).
+pub fn add_norm_in_place(xs: &mut [f32], residual: &[f32], p: NormParams<'_>) {
     #[cfg(target_arch = "x86_64")]
     if super::avx2_fma() {
         #[allow(unsafe_code)]
         // SAFETY: `avx2_fma()` checked that this CPU has AVX2 and FMA.
         unsafe {
-            add_norm_avx2(xs, residual, bias, gamma, beta, eps)
+            add_norm_avx2(xs, residual, p)
         };
         return;
     }
-    add_norm_portable(xs, residual, bias, gamma, beta, eps)
+    add_norm_portable(xs, residual, p)
 }
 
 #[inline(always)]
-fn add_norm_portable(
-    xs: &mut [f32],
-    residual: &[f32],
-    bias: Option<&[f32]>,
-    gamma: &[f32],
-    beta: Option<&[f32]>,
-    eps: f32,
-) {
-    let h = gamma.len();
+fn add_norm_portable(xs: &mut [f32], residual: &[f32], p: NormParams<'_>) {
+    let h = p.gamma.len();
     for (row, res) in xs.chunks_exact_mut(h).zip(residual.chunks_exact(h)) {
-        add_norm_row(row, res, bias, gamma, beta, eps);
+        add_norm_row(row, res, p);
     }
 }
 
@@ -89,15 +82,8 @@ fn add_norm_portable(
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn add_norm_avx2(
-    xs: &mut [f32],
-    residual: &[f32],
-    bias: Option<&[f32]>,
-    gamma: &[f32],
-    beta: Option<&[f32]>,
-    eps: f32,
-) {
-    add_norm_portable(xs, residual, bias, gamma, beta, eps)
+unsafe fn add_norm_avx2(xs: &mut [f32], residual: &[f32], p: NormParams<'_>) {
+    add_norm_portable(xs, residual, p)
 }
 
 struct AddNorm<'a> {
@@ -135,7 +121,16 @@ impl InplaceOp2 for AddNorm<'_> {
             Some((s, l)) => Some(cpu_f32(s, l, op)?),
             None => None,
         };
-        add_norm_in_place(xs, residual, bias, gamma, beta, eps);
+        add_norm_in_place(
+            xs,
+            residual,
+            NormParams {
+                bias,
+                gamma,
+                beta,
+                eps,
+            },
+        );
         Ok(())
     }
 }
