@@ -187,6 +187,48 @@ impl InplaceOp2 for BiasGeluInPlace {
     }
 }
 
+/// JinaBERT's gated feed-forward input: `gelu(g[.., ..n]) ⊙ g[.., n..]` for rows of `2n`.
+struct GeGlu {
+    inner: usize,
+}
+
+impl CustomOp1 for GeGlu {
+    fn name(&self) -> &'static str {
+        "chromite-geglu"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = slice(s, l, self.name())?;
+        let n = self.inner;
+        let mut dims = l.dims().to_vec();
+        match dims.last_mut() {
+            Some(last) if *last == 2 * n && n > 0 => *last = n,
+            _ => candle_core::bail!("{}: rows of {:?}, want 2 × {n}", self.name(), l.dims()),
+        }
+        let mut out = Vec::with_capacity(g.len() / 2);
+        for row in g.chunks_exact(2 * n) {
+            out.extend_from_slice(&row[..n]);
+        }
+        bias_gelu_in_place(&mut out, &[]);
+        for (o, row) in out.chunks_exact_mut(n).zip(g.chunks_exact(2 * n)) {
+            for (x, p) in o.iter_mut().zip(&row[n..]) {
+                *x *= p;
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from_dims(&dims)))
+    }
+}
+
+/// `gelu(g[.., ..inner]) ⊙ g[.., inner..]`, the gated (GEGLU) feed-forward input of a
+/// `[.., 2·inner]` projection: one pass on CPU, candle's ops elsewhere.
+pub fn geglu(g: &Tensor, inner: usize) -> Result<Tensor> {
+    if on_cpu_f32(g) {
+        return g.apply_op1_no_bwd(&GeGlu { inner });
+    }
+    let d = candle_core::D::Minus1;
+    g.narrow(d, 0, inner)?.gelu_erf()? * g.narrow(d, inner, inner)?
+}
+
 /// The exact GELU of `x` (a new tensor).
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
     if on_cpu_f32(x) {
@@ -288,6 +330,26 @@ mod tests {
             assert_eq!(portable[i], want);
             assert!((fast[i] - want).abs() <= 2.4e-7 * want.abs().max(1.0));
         }
+    }
+
+    #[test]
+    fn geglu_matches_candle() {
+        let dev = Device::Cpu;
+        let g = Tensor::from_vec(
+            (0..3 * 2 * 10)
+                .map(|i| (i as f32 * 0.53).sin() * 4.0)
+                .collect::<Vec<_>>(),
+            (3, 2, 10),
+            &dev,
+        )
+        .unwrap();
+        let d = candle_core::D::Minus1;
+        let want =
+            (g.narrow(d, 0, 5).unwrap().gelu_erf().unwrap() * g.narrow(d, 5, 5).unwrap()).unwrap();
+        let got = geglu(&g, 5).unwrap();
+        assert_eq!(got.dims(), &[3, 2, 5]);
+        assert!(super::super::max_abs_diff(&got, &want) < 1e-6);
+        assert!(geglu(&g, 4).is_err());
     }
 
     #[test]

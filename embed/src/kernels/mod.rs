@@ -5,7 +5,8 @@
 //! encoders use these kernels instead; on other devices, dtypes or layouts each function
 //! falls back to the candle ops it replaces, so the maths is the same everywhere:
 //! * [`bias`]: a projection's bias, added in place;
-//! * [`gelu`]: the exact (erf) GELU, vectorised ([`gelu::gelu_erf`]);
+//! * [`gelu`]: the exact (erf) GELU, vectorised ([`gelu::gelu_erf`]), also fused with a
+//!   projection bias and with JinaBERT's gate ([`gelu::geglu`]);
 //! * [`norm`]: `LayerNorm(x + bias + residual)` in one pass, in place;
 //! * [`softmax`]: attention's `softmax(scale · scores + bias)` in one pass, in place.
 //!

@@ -19,6 +19,7 @@ use super::weights::Weights;
 use super::Model;
 use crate::batch::Batch;
 use crate::error::Error;
+use crate::kernels::gelu;
 use candle_core::{Device, Result, Tensor, D};
 use candle_nn::{LayerNorm, Linear, Module};
 
@@ -169,14 +170,15 @@ impl Model for JinaBert {
             let ctx = attend(&q, &k, &v, &bias)?;
             x = linear_add_norm(&layer.out, &ctx, &x, &layer.ln1)?;
             let g = apply_linear(&layer.gated, &x)?;
-            let gated = g.narrow(D::Minus1, 0, self.intermediate)?;
-            let plain = g.narrow(D::Minus1, self.intermediate, self.intermediate)?;
-            x = linear_add_norm(
-                &layer.wo,
-                &(self.act.apply(&gated)? * plain)?,
-                &x,
-                &layer.ln2,
-            )?;
+            let hidden = match self.act {
+                Activation::GeluErf => gelu::geglu(&g, self.intermediate)?,
+                act => {
+                    let gated = g.narrow(D::Minus1, 0, self.intermediate)?;
+                    let plain = g.narrow(D::Minus1, self.intermediate, self.intermediate)?;
+                    (act.apply(&gated)? * plain)?
+                }
+            };
+            x = linear_add_norm(&layer.wo, &hidden, &x, &layer.ln2)?;
         }
         Ok(x)
     }
