@@ -22,8 +22,9 @@
 //! reference), like candle's libm-based version; the tanh approximation is off by up to
 //! 4.7e-4.
 
-use super::{exp_neg, horner, on_cpu_f32, slice, slice_mut};
-use candle_core::{CpuStorage, CustomOp1, InplaceOp1, InplaceOp2, Layout, Result, Shape, Tensor};
+use super::bias::RowKernel;
+use super::{exp_neg, horner, on_cpu_f32, slice};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
 /// `P`, highest degree first: `erf(t) ≈ t·P(t²)` for `|t| < 1`.
 const SMALL: [f32; 7] = [
@@ -156,36 +157,10 @@ impl CustomOp1 for Gelu {
     }
 }
 
-struct GeluInPlace;
-
-impl InplaceOp1 for GeluInPlace {
-    fn name(&self) -> &'static str {
-        "chromite-gelu-erf-in-place"
-    }
-
-    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> Result<()> {
-        bias_gelu_in_place(slice_mut(s, l, self.name())?, &[]);
-        Ok(())
-    }
-}
-
-struct BiasGeluInPlace;
-
-impl InplaceOp2 for BiasGeluInPlace {
-    fn name(&self) -> &'static str {
-        "chromite-bias-gelu-erf-in-place"
-    }
-
-    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout, b: &CpuStorage, bl: &Layout) -> Result<()> {
-        let bias = slice(b, bl, self.name())?;
-        let xs = slice_mut(s, l, self.name())?;
-        if bias.is_empty() || xs.len() % bias.len() != 0 {
-            candle_core::bail!("bias of {} for rows of {:?}", bias.len(), l.shape());
-        }
-        bias_gelu_in_place(xs, bias);
-        Ok(())
-    }
-}
+const BIAS_GELU: RowKernel = RowKernel {
+    name: "chromite-bias-gelu-erf-in-place",
+    kernel: bias_gelu_in_place,
+};
 
 /// JinaBERT's gated feed-forward input: `gelu(g[.., ..n]) ⊙ g[.., n..]` for rows of `2n`.
 struct GeGlu {
@@ -242,22 +217,13 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
 /// storage on CPU. `x` must be a tensor the caller owns outright (a fresh matmul output):
 /// on CPU its storage is overwritten.
 pub fn bias_gelu_owned(x: Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    if !on_cpu_f32(&x) || !bias.is_none_or(on_cpu_f32) {
-        return match bias {
+    match BIAS_GELU.run_owned(x, bias)? {
+        Ok(done) => Ok(done),
+        Err(x) => match bias {
             Some(b) => x.broadcast_add(b)?.gelu_erf(),
             None => x.gelu_erf(),
-        };
+        },
     }
-    match bias {
-        Some(b) => {
-            if b.dims() != [x.dim(candle_core::D::Minus1)?] {
-                candle_core::bail!("bias {:?} does not match rows of {:?}", b.dims(), x.dims());
-            }
-            x.inplace_op2(b, &BiasGeluInPlace)?
-        }
-        None => x.inplace_op1(&GeluInPlace)?,
-    }
-    Ok(x)
 }
 
 #[cfg(test)]
