@@ -16,9 +16,8 @@
 //! catalog names it and removed after the catalog stops naming it; at open,
 //! directories the catalog does not name are leftovers and are removed.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -27,12 +26,13 @@ use parking_lot::Mutex;
 use uuid::Uuid;
 
 use crate::catalog::Catalog;
+use crate::collection::core::Core;
 use crate::collection::Collection;
 use crate::compaction::Policy;
 use crate::error::{Error, Result};
-use crate::flush::{Flusher, IdleFlush};
 use crate::graphs::GraphBuilder;
-use crate::state::Core;
+use crate::registry::Registry;
+use crate::worker::{IdleFlush, Worker};
 use crate::types::{CollectionInfo, CollectionSpec, ConfigUpdate, Database, Metadata, Tenant};
 
 /// The tenant that always exists.
@@ -68,18 +68,28 @@ impl Default for Options {
     }
 }
 
-/// Shared state behind every `Db` clone and `Collection` handle.
+/// Shared state behind every `Db` clone.
 pub(crate) struct DbInner {
-    root: PathBuf,
-    options: Options,
-    catalog: Mutex<Catalog>,
-    cores: Mutex<HashMap<Uuid, Arc<Core>>>,
-    // Dropped in this order: the graph builder stops first (which also
-    // cancels a merge's graph build), then the flush worker is joined, and
-    // the lock goes last.
-    graph_builder: GraphBuilder,
-    flusher: Option<Flusher>,
+    reg: Arc<Registry>,
+    /// The thread opening every collection after the store opened.
+    opener: Mutex<Option<std::thread::JoinHandle<()>>>,
+    // Dropped in this order (after `Drop::drop` stops the opener): the
+    // graph builder stops first (which also cancels a merge's graph
+    // build), then the maintenance worker is joined, and the lock goes
+    // last.
+    _graph_builder: GraphBuilder,
+    worker: Option<Worker>,
     _lock: File,
+}
+
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        // No collection is opened once the lock may be released.
+        self.reg.closed.store(true, Ordering::SeqCst);
+        if let Some(h) = self.opener.lock().take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// An open store. Cheap to clone (shared state); safe to use from many threads.
@@ -137,17 +147,24 @@ impl Db {
                 crate::fs::remove_dir_all(&entry.path())?;
             }
         }
-        let flusher = options
+        let worker = options
             .background
-            .then(|| Flusher::start(options.compaction.clone(), options.idle_flush.clone()));
+            .then(|| Worker::start(options.idle_flush.clone()));
+        let graph_builder = GraphBuilder::start();
+        let reg = Arc::new(Registry::new(
+            root,
+            options,
+            catalog,
+            graph_builder.queue(),
+            worker.as_ref().and_then(Worker::sender),
+        ));
+        let opener = worker.is_some().then(|| open_all_in_background(&reg)).flatten();
         Ok(Db {
             inner: Arc::new(DbInner {
-                root,
-                options,
-                catalog: Mutex::new(catalog),
-                cores: Mutex::new(HashMap::new()),
-                flusher,
-                graph_builder: GraphBuilder::start(),
+                reg,
+                opener: Mutex::new(opener),
+                _graph_builder: graph_builder,
+                worker,
                 _lock: lock,
             }),
         })
@@ -155,26 +172,44 @@ impl Db {
 
     /// The data directory.
     pub fn path(&self) -> &Path {
-        &self.inner.root
+        &self.inner.reg.root
     }
 
     /// Flushes memtables to segments and fsyncs; called on graceful shutdown.
     pub fn flush(&self) -> Result<()> {
-        let cores: Vec<Arc<Core>> = self.inner.cores.lock().values().cloned().collect();
+        let cores: Vec<Arc<Core>> = self.inner.reg.cores.lock().values().cloned().collect();
         for core in cores {
-            crate::flush::flush(&core)?;
+            crate::collection::flush::flush(&core)?;
         }
         Ok(())
     }
 
+    /// The storage gauges of every open collection, with its id.
+    pub fn stats(&self) -> Vec<(Uuid, crate::collection::stats::CollectionStats)> {
+        let cores: Vec<Arc<Core>> = self.inner.reg.cores.lock().values().cloned().collect();
+        let mut out: Vec<_> = cores
+            .iter()
+            .map(|c| (c.id, crate::collection::stats::stats(c)))
+            .collect();
+        out.sort_by_key(|(id, _)| *id);
+        out
+    }
+
+    /// Background tasks (flushes, compactions, graph builds) that panicked
+    /// since the store opened; each was logged and the worker went on.
+    pub fn maintenance_panics(&self) -> u64 {
+        self.inner.worker.as_ref().map_or(0, Worker::panics)
+            + crate::graphs::PANICS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Creates a tenant (name ≥ 3 chars). 409 if it exists.
     pub fn create_tenant(&self, name: &str) -> Result<()> {
-        self.inner.change_catalog(|c| c.create_tenant(name))
+        self.inner.reg.change_catalog(|c| c.create_tenant(name))
     }
 
     /// Gets a tenant; NotFound `Tenant [NAME] not found`.
     pub fn get_tenant(&self, name: &str) -> Result<Tenant> {
-        if self.inner.catalog.lock().has_tenant(name) {
+        if self.inner.reg.catalog.lock().has_tenant(name) {
             Ok(Tenant {
                 name: name.to_string(),
             })
@@ -186,6 +221,7 @@ impl Db {
     /// Creates a database in `tenant` (Chroma allows an unknown tenant).
     pub fn create_database(&self, tenant: &str, name: &str) -> Result<Database> {
         self.inner
+            .reg
             .change_catalog(|c| c.create_database(tenant, name))
     }
 
@@ -196,8 +232,8 @@ impl Db {
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Database>> {
-        Ok(self
-            .inner
+        Ok(self.inner
+            .reg
             .catalog
             .lock()
             .list_databases(tenant, limit, offset))
@@ -206,6 +242,7 @@ impl Db {
     /// Gets a database; NotFound `Database [NAME] not found. Are you sure it exists?`.
     pub fn get_database(&self, tenant: &str, name: &str) -> Result<Database> {
         self.inner
+            .reg
             .catalog
             .lock()
             .database(tenant, name)
@@ -219,11 +256,11 @@ impl Db {
 
     /// Deletes a database and all its collections; NotFound `Database [NAME] not found`.
     pub fn delete_database(&self, tenant: &str, name: &str) -> Result<()> {
-        let ids = self
-            .inner
+        let ids = self.inner
+            .reg
             .change_catalog(|c| c.delete_database(tenant, name))?;
         for id in ids {
-            self.inner.drop_collection_files(id)?;
+            self.inner.reg.drop_collection_files(id)?;
         }
         Ok(())
     }
@@ -237,10 +274,10 @@ impl Db {
         spec: CollectionSpec,
         get_or_create: bool,
     ) -> Result<CollectionInfo> {
-        let mut cat = self.inner.catalog.lock();
+        let mut cat = self.inner.reg.catalog.lock();
         if let Some(existing) = cat.check_create(tenant, database, name, &spec, get_or_create)? {
             drop(cat);
-            return Ok(self.inner.with_dimension(existing));
+            return Ok(self.inner.reg.with_dimension(existing));
         }
         let info = CollectionInfo {
             id: Uuid::new_v4(),
@@ -253,10 +290,10 @@ impl Db {
             log_position: 0,
             version: 0,
         };
-        Core::create_files(&self.inner.collection_dir(info.id))?;
+        Core::create_files(&self.inner.reg.collection_dir(info.id))?;
         let mut next = cat.clone();
         next.insert(info.clone());
-        next.store(&self.inner.root)?;
+        next.store(&self.inner.reg.root)?;
         *cat = next;
         Ok(info)
     }
@@ -269,18 +306,18 @@ impl Db {
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<CollectionInfo>> {
-        let list = self.inner.catalog.lock().list(tenant, database);
+        let list = self.inner.reg.catalog.lock().list(tenant, database);
         Ok(list
             .into_iter()
             .skip(offset)
             .take(limit.unwrap_or(usize::MAX))
-            .map(|c| self.inner.with_dimension(c))
+            .map(|c| self.inner.reg.with_dimension(c))
             .collect())
     }
 
     /// Number of collections in a database.
     pub fn count_collections(&self, tenant: &str, database: &str) -> Result<usize> {
-        Ok(self.inner.catalog.lock().list(tenant, database).len())
+        Ok(self.inner.reg.catalog.lock().list(tenant, database).len())
     }
 
     /// Gets a collection by name; NotFound `Collection [NAME] does not exist`.
@@ -290,14 +327,14 @@ impl Db {
         database: &str,
         name: &str,
     ) -> Result<CollectionInfo> {
-        let found = self
-            .inner
+        let found = self.inner
+            .reg
             .catalog
             .lock()
             .find(tenant, database, name)
             .cloned();
         match found {
-            Some(c) => Ok(self.inner.with_dimension(c)),
+            Some(c) => Ok(self.inner.reg.with_dimension(c)),
             None => Err(Error::NotFound(format!(
                 "Collection [{name}] does not exist"
             ))),
@@ -306,8 +343,8 @@ impl Db {
 
     /// Gets a collection by id; NotFound `Collection [UUID] does not exist`.
     pub fn get_collection_by_id(&self, id: Uuid) -> Result<CollectionInfo> {
-        match self.inner.catalog_entry(id) {
-            Some(c) => Ok(self.inner.with_dimension(c)),
+        match self.inner.reg.catalog_entry(id) {
+            Some(c) => Ok(self.inner.reg.with_dimension(c)),
             None => Err(Error::NotFound(format!("Collection [{id}] does not exist"))),
         }
     }
@@ -322,11 +359,13 @@ impl Db {
         new_config: Option<ConfigUpdate>,
     ) -> Result<()> {
         self.inner
+            .reg
             .change_catalog(|c| c.modify(id, new_name, new_metadata, new_config))?;
-        // Graphs built from now on use the new parameters.
-        let core = self.inner.cores.lock().get(&id).cloned();
-        if let (Some(core), Some(info)) = (core, self.inner.catalog_entry(id)) {
-            *core.graphs.cfg.lock() = info.config.hnsw;
+        // The open collection's next version carries the new parameters
+        // (queries use its ef_search; graphs built from now on the rest).
+        let core = self.inner.reg.cores.lock().get(&id).cloned();
+        if let (Some(core), Some(info)) = (core, self.inner.reg.catalog_entry(id)) {
+            core.set_config(info.config);
         }
         Ok(())
     }
@@ -335,6 +374,7 @@ impl Db {
     pub fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()> {
         let id =
             self.inner
+                .reg
                 .change_catalog(|c| match c.find(tenant, database, name).map(|i| i.id) {
                     Some(id) => {
                         c.remove(id);
@@ -344,14 +384,14 @@ impl Db {
                         "Collection [{name}] does not exist"
                     ))),
                 })?;
-        self.inner.drop_collection_files(id)
+        self.inner.reg.drop_collection_files(id)
     }
 
     /// Wipes everything but the default tenant and database.
     pub fn reset(&self) -> Result<()> {
-        let ids = self.inner.change_catalog(|c| Ok(c.reset()))?;
+        let ids = self.inner.reg.change_catalog(|c| Ok(c.reset()))?;
         for id in ids {
-            self.inner.drop_collection_files(id)?;
+            self.inner.reg.drop_collection_files(id)?;
         }
         Ok(())
     }
@@ -359,112 +399,41 @@ impl Db {
     /// A handle for record operations; NotFound `Collection [UUID] does not exist.`
     /// (trailing period, as Chroma's record routes say).
     pub fn collection(&self, id: Uuid) -> Result<Collection> {
-        let Some(info) = self.inner.catalog_entry(id) else {
+        let Some(info) = self.inner.reg.catalog_entry(id) else {
             return Err(Error::NotFound(format!(
                 "Collection [{id}] does not exist."
             )));
         };
-        let core = self.inner.core(&info)?;
-        Ok(Collection {
-            core,
-            db: self.inner.clone(),
-            info,
-        })
+        let core = self.inner.reg.core(&info)?;
+        Ok(Collection { core, info })
     }
 }
 
-impl DbInner {
-    fn collection_dir(&self, id: Uuid) -> PathBuf {
-        self.root.join("collections").join(id.to_string())
-    }
-
-    /// Applies `f` to a copy of the catalog, stores it, then publishes it.
-    fn change_catalog<T>(&self, f: impl FnOnce(&mut Catalog) -> Result<T>) -> Result<T> {
-        let mut cat = self.catalog.lock();
-        let mut next = cat.clone();
-        let out = f(&mut next)?;
-        next.store(&self.root)?;
-        *cat = next;
-        Ok(out)
-    }
-
-    pub(crate) fn catalog_entry(&self, id: Uuid) -> Option<CollectionInfo> {
-        self.catalog.lock().get(id).cloned()
-    }
-
-    fn with_dimension(&self, mut info: CollectionInfo) -> CollectionInfo {
-        if info.dimension.is_none() {
-            let core = self.cores.lock().get(&info.id).cloned();
-            if let Some(core) = core {
-                info.dimension = core.state.read().dimension;
-            }
-        }
-        info
-    }
-
-    /// The open storage of a collection, opening it on first use.
-    fn core(&self, info: &CollectionInfo) -> Result<Arc<Core>> {
-        let mut cores = self.cores.lock();
-        if let Some(c) = cores.get(&info.id) {
-            return Ok(c.clone());
-        }
-        let core = Arc::new(Core::open(
-            info.id,
-            self.collection_dir(info.id),
-            info.config.hnsw.space,
-            self.options.memtable_bytes,
-            self.graph_builder
-                .ctx(info.config.hnsw.space, info.config.hnsw.clone()),
-        )?);
-        cores.insert(info.id, core.clone());
-        Ok(core)
-    }
-
-    /// The options the store was opened with.
-    pub(crate) fn options(&self) -> &Options {
-        &self.options
-    }
-
-    /// Records the dimension fixed by a collection's first write.
-    pub(crate) fn note_dimension(&self, id: Uuid, dim: usize) {
-        let mut cat = self.catalog.lock();
-        let mut next = cat.clone();
-        if next.set_dimension(id, dim) {
-            match next.store(&self.root) {
-                Ok(()) => *cat = next,
-                Err(e) => {
-                    tracing::warn!(collection = %id, "could not record the dimension in the catalog: {e}")
+/// Opens every collection on a background thread, so that the
+/// maintenance worker looks at each (a store left fragmented is compacted
+/// without waiting for a request to open it). Requests meanwhile open what
+/// they need themselves.
+fn open_all_in_background(reg: &Arc<Registry>) -> Option<std::thread::JoinHandle<()>> {
+    let reg = reg.clone();
+    let spawned = std::thread::Builder::new()
+        .name("chromite-open".into())
+        .spawn(move || {
+            let ids = reg.catalog.lock().collection_ids();
+            for id in ids {
+                if reg.closed.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Some(info) = reg.catalog_entry(id) else { continue };
+                if let Err(e) = reg.core(&info) {
+                    tracing::error!(collection = %id, "could not open the collection: {e}");
                 }
             }
+        });
+    match spawned {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!("could not start the background open ({e}); collections open on first use");
+            None
         }
-    }
-
-    /// Called after each write: flush if the memtable is past the threshold.
-    pub(crate) fn after_write(&self, core: &Arc<Core>) {
-        if let Some(f) = &self.flusher {
-            f.touch(core);
-        }
-        if !core.wants_flush() {
-            return;
-        }
-        match &self.flusher {
-            Some(f) => {
-                f.request(core);
-            }
-            None => crate::flush::maintain(core, &self.options.compaction),
-        }
-    }
-
-    /// Forgets a collection removed from the catalog and deletes its files.
-    fn drop_collection_files(&self, id: Uuid) -> Result<()> {
-        let core = self.cores.lock().remove(&id);
-        if let Some(core) = &core {
-            core.dropped.store(true, Ordering::SeqCst);
-            core.graphs.closed.store(true, Ordering::SeqCst);
-        }
-        // Wait for a running flush or compaction of it to finish.
-        let _guard = core.as_ref().map(|c| c.flush_lock.lock());
-        crate::fs::remove_dir_all(&self.collection_dir(id))?;
-        crate::fs::sync_dir(&self.root.join("collections"))
     }
 }

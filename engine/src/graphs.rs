@@ -64,13 +64,13 @@ pub struct GraphStatus {
     pub rejected: u64,
 }
 
-/// Per-collection graph parameters and counters, shared with queued jobs.
+/// Per-collection graph counters, shared with queued jobs.
 pub(crate) struct GraphCtx {
+    pub(crate) id: uuid::Uuid,
     pub(crate) space: Space,
-    /// The build parameters; `modify_collection` updates them for graphs
-    /// built from then on.
-    pub(crate) cfg: parking_lot::Mutex<HnswConfig>,
     pub(crate) builds: AtomicU64,
+    /// Jobs queued or running.
+    pub(crate) pending: AtomicU64,
     pub(crate) loads: AtomicU64,
     pub(crate) rejected: AtomicU64,
     /// Set when the collection is deleted: queued and running work stops.
@@ -87,26 +87,30 @@ impl GraphCtx {
         self.closed.load(Ordering::SeqCst) || self.stop.load(Ordering::SeqCst)
     }
 
-    /// Queues a build of `seg`'s graph (a freshly written segment).
-    pub(crate) fn request_build(self: &Arc<Self>, seg: &Arc<Segment>) {
-        self.send(seg, false);
+    /// Queues a build of `seg`'s graph (a freshly written segment) with
+    /// the collection's current parameters `cfg`.
+    pub(crate) fn request_build(self: &Arc<Self>, seg: &Arc<Segment>, cfg: &HnswConfig) {
+        self.send(seg, cfg, false);
     }
 
     /// Queues a load of `seg`'s graph file (a build if missing or bad).
-    pub(crate) fn request_load(self: &Arc<Self>, seg: &Arc<Segment>) {
-        self.send(seg, true);
+    pub(crate) fn request_load(self: &Arc<Self>, seg: &Arc<Segment>, cfg: &HnswConfig) {
+        self.send(seg, cfg, true);
     }
 
-    fn send(self: &Arc<Self>, seg: &Arc<Segment>, load_first: bool) {
+    fn send(self: &Arc<Self>, seg: &Arc<Segment>, cfg: &HnswConfig, load_first: bool) {
         if !wants_graph(seg) {
             return;
         }
         let job = Job {
             seg: Arc::downgrade(seg),
             ctx: Arc::downgrade(self),
+            cfg: cfg.clone(),
             load_first,
         };
+        self.pending.fetch_add(1, Ordering::SeqCst);
         if self.tx.send(job).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!(segment = %seg.path.display(), "graph builder is gone; segment stays exact");
         }
     }
@@ -115,6 +119,7 @@ impl GraphCtx {
 struct Job {
     seg: Weak<Segment>,
     ctx: Weak<GraphCtx>,
+    cfg: HnswConfig,
     load_first: bool,
 }
 
@@ -155,12 +160,31 @@ impl GraphBuilder {
         GraphBuilder { tx, stop, handle }
     }
 
-    /// A collection's context, feeding this builder.
-    pub(crate) fn ctx(&self, space: Space, cfg: HnswConfig) -> Arc<GraphCtx> {
+    /// The handle collections are given to queue work on this builder.
+    pub(crate) fn queue(&self) -> GraphQueue {
+        GraphQueue {
+            tx: self.tx.clone(),
+            stop: self.stop.clone(),
+        }
+    }
+}
+
+/// Queues work on a store's [`GraphBuilder`] (it keeps neither the thread
+/// nor the store alive).
+#[derive(Clone)]
+pub(crate) struct GraphQueue {
+    tx: mpsc::Sender<Job>,
+    stop: Arc<AtomicBool>,
+}
+
+impl GraphQueue {
+    /// A collection's context, feeding the builder.
+    pub(crate) fn ctx(&self, id: uuid::Uuid, space: Space) -> Arc<GraphCtx> {
         Arc::new(GraphCtx {
+            id,
             space,
-            cfg: parking_lot::Mutex::new(cfg),
             builds: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
             loads: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -182,20 +206,47 @@ impl Drop for GraphBuilder {
 }
 
 fn run(job: Job, stop: &AtomicBool) {
-    let (Some(seg), Some(ctx)) = (job.seg.upgrade(), job.ctx.upgrade()) else {
-        return; // segment compacted away or collection closed
+    let Some(ctx) = job.ctx.upgrade() else {
+        return; // collection closed
+    };
+    let _done = Pending(&ctx);
+    let Some(seg) = job.seg.upgrade() else {
+        return; // segment compacted away
     };
     if seg.graph().is_some() || stop.load(Ordering::SeqCst) || ctx.closed.load(Ordering::SeqCst) {
         return;
     }
-    if let Err(e) = load_or_build(&seg, &ctx, job.load_first, stop) {
-        tracing::error!(segment = %seg.path.display(), "graph build failed; segment stays exact: {e}");
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        load_or_build(&seg, &ctx, &job.cfg, job.load_first, stop)
+    }));
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(segment = %seg.path.display(), "graph build failed; segment stays exact: {e}")
+        }
+        Err(_) => {
+            PANICS.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(segment = %seg.path.display(), "graph build panicked; segment stays exact, the builder carries on");
+        }
+    }
+}
+
+/// Graph jobs that panicked in this process (exported in `/metrics`).
+pub(crate) static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a job as done when dropped.
+struct Pending<'a>(&'a GraphCtx);
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.pending.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 fn load_or_build(
     seg: &Arc<Segment>,
     ctx: &GraphCtx,
+    cfg: &HnswConfig,
     load_first: bool,
     stop: &AtomicBool,
 ) -> Result<()> {
@@ -225,7 +276,7 @@ fn load_or_build(
             || ctx.closed.load(Ordering::SeqCst)
             || Arc::strong_count(seg) <= 1
     };
-    build_now(seg, ctx, &cancel)
+    build_now(seg, ctx, cfg, &cancel)
 }
 
 /// Builds `seg`'s graph, saves it next to the segment and publishes it,
@@ -235,12 +286,13 @@ fn load_or_build(
 pub(crate) fn build_now(
     seg: &Segment,
     ctx: &GraphCtx,
+    cfg: &HnswConfig,
     cancel: &(dyn Fn() -> bool + Sync),
 ) -> Result<()> {
     let vectors = seg.vectors()?;
     let gpath = path(seg.path.parent().unwrap_or(Path::new(".")), seg.file_no);
-    let cfg = ctx.cfg.lock().clone();
-    let built = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, &cfg, cancel);
+    let started = std::time::Instant::now();
+    let built = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, cfg, cancel);
     // hnsw_rs's working copy is gone now, whatever the outcome, and the
     // build read every row.
     crate::os::release_free_memory();
@@ -255,6 +307,14 @@ pub(crate) fn build_now(
     }
     g.save(&gpath)?;
     ctx.builds.fetch_add(1, Ordering::SeqCst);
+    tracing::info!(
+        collection = %ctx.id,
+        segment = %seg.path.display(),
+        rows = seg.rows(),
+        bytes = g.memory_bytes(),
+        seconds = started.elapsed().as_secs_f64(),
+        "built a segment's graph"
+    );
     seg.publish_graph(g);
     Ok(())
 }

@@ -44,7 +44,6 @@ pub mod compaction;
 pub mod db;
 pub mod error;
 pub mod filter;
-mod flush;
 mod fs;
 mod graphs;
 pub mod index;
@@ -52,20 +51,20 @@ mod memtable;
 mod metadata;
 mod os;
 mod record;
-mod search;
+mod registry;
 mod segment;
-mod shadow;
-mod snapshot;
-mod state;
 pub mod types;
 mod wal;
+mod worker;
 
+pub use catalog::names;
+pub use collection::validate;
 pub use collection::Collection;
 pub use db::{Db, Options, DEFAULT_DATABASE, DEFAULT_TENANT};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Where, WhereDocument};
-pub use flush::IdleFlush;
 pub use graphs::GraphStatus;
+pub use worker::IdleFlush;
 pub use types::*;
 
 #[doc(hidden)]

@@ -1,94 +1,180 @@
-//! The memtable: the most recent puts and deletes of one collection, newest
-//! version per id, plus a size estimate that triggers a flush.
+//! The memtable: a collection's most recent puts and deletes, in memory, as
+//! an append-only multi-version list that readers use without a lock.
+//!
+//! Every applied op is appended as a new entry (slot) with its sequence
+//! number; nothing already appended changes except one atomic, the
+//! sequence number of the op that later *supersedes* it. A reader holds a
+//! [`MemView`]: the first `len` slots of the memtable as of sequence number
+//! `seq` (its version's). Slot `s < len` is visible to it iff the entry was
+//! not superseded at or before `seq`, so a writer appending slot `len` and
+//! marking an older slot superseded at `seq + 1` never changes what an
+//! existing reader sees. One writer at a time appends (the collection's
+//! writer lock); any number of readers read.
+//!
+//! Looking an id up goes through an index of the newest slot per id (a
+//! short read lock, never held while searching) and then back along the
+//! entry's `prev` chain to the newest slot the view can see.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use crate::record::{Op, StoredRecord};
 use crate::types::{Metadata, MetadataValue};
 
-/// One memtable slot: the latest op for an id and its sequence number.
-#[derive(Debug, Clone)]
-pub(crate) struct MemEntry {
-    /// The latest op (a put holds the whole record, a delete is a tombstone).
-    pub(crate) op: Op,
-}
+/// `superseded` of an entry nothing has replaced yet.
+const NEWEST: u64 = u64::MAX;
 
-/// Latest op per id; slots are stable (an id keeps its slot when overwritten).
+/// One memtable slot: an op, its sequence number and what replaced it.
 #[derive(Debug)]
-pub(crate) struct Memtable {
-    entries: Vec<MemEntry>,
-    index: HashMap<String, usize>,
-    bytes: usize,
-    /// Unique per memtable in this process (identifies it in caches).
-    generation: u64,
+pub(crate) struct MemEntry {
+    /// The op (a put holds the whole record, a delete is a tombstone).
+    pub(crate) op: Op,
+    /// The previous slot holding the same id in this memtable.
+    prev: Option<u32>,
+    /// Sequence number of the op that replaced it ([`NEWEST`] if none).
+    superseded: AtomicU64,
 }
 
-impl Default for Memtable {
-    fn default() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Memtable {
-            entries: Vec::new(),
-            index: HashMap::new(),
-            bytes: 0,
-            generation: NEXT.fetch_add(1, Ordering::Relaxed),
-        }
-    }
-}
-
-impl Memtable {
-    /// This memtable's process-unique number.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation
+impl MemEntry {
+    /// Whether the entry is still the newest for its id as of `seq`.
+    pub(crate) fn current_at(&self, seq: u64) -> bool {
+        self.superseded.load(Ordering::Acquire) > seq
     }
 
-    /// Applies one op.
-    pub(crate) fn apply(&mut self, op: Op) {
-        let size = op_size(&op);
-        match self.index.get(op.id()) {
-            Some(&slot) => {
-                let old = std::mem::replace(&mut self.entries[slot], MemEntry { op });
-                self.bytes = self.bytes + size - op_size(&old.op).min(self.bytes);
-            }
-            None => {
-                self.index.insert(op.id().to_string(), self.entries.len());
-                self.entries.push(MemEntry { op });
-                self.bytes += size + 64;
-            }
-        }
+    /// Marks the entry replaced by the op numbered `seq`.
+    pub(crate) fn supersede(&self, seq: u64) {
+        // Only ever lowered from NEWEST once: a replaced entry is not
+        // replaced again (lookups skip it).
+        let _ = self
+            .superseded
+            .compare_exchange(NEWEST, seq, Ordering::AcqRel, Ordering::Acquire);
     }
 
-    /// The slot holding `id`, if any.
-    pub(crate) fn slot(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
-    }
-
-    /// All slots.
-    pub(crate) fn entries(&self) -> &[MemEntry] {
-        &self.entries
-    }
-
-    /// Whether nothing was written.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Approximate memory use in bytes.
-    pub(crate) fn approx_bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// The live record in `slot`, if it is not a tombstone.
-    pub(crate) fn record(&self, slot: usize) -> Option<&StoredRecord> {
-        match &self.entries[slot].op {
+    /// The record, if the op is a put.
+    pub(crate) fn record(&self) -> Option<&StoredRecord> {
+        match &self.op {
             Op::Put(r) => Some(r),
             Op::Delete(_) => None,
         }
     }
 }
 
+/// Append-only list of ops with an id index; see the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct Memtable {
+    entries: boxcar::Vec<MemEntry>,
+    /// Newest slot per id.
+    index: RwLock<HashMap<String, u32>>,
+    bytes: AtomicUsize,
+}
+
+impl Memtable {
+    /// Appends `op` numbered `seq` (callers hold the collection's writer
+    /// lock, so appends are in sequence order: slot order is sequence
+    /// order), superseding the id's previous slot in this memtable if it
+    /// has one.
+    pub(crate) fn push(&self, op: Op, seq: u64) {
+        let size = op_size(&op);
+        let mut index = self.index.write();
+        let prev = index.get(op.id()).copied();
+        if let Some(p) = prev.and_then(|p| self.entries.get(p as usize)) {
+            p.supersede(seq);
+        }
+        let id = op.id().to_string();
+        let slot = self.entries.push(MemEntry {
+            op,
+            prev,
+            superseded: AtomicU64::new(NEWEST),
+        });
+        index.insert(id, slot as u32);
+        self.bytes.fetch_add(size, Ordering::Relaxed);
+    }
+
+    /// Number of slots appended so far.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.count()
+    }
+
+    /// The entry in `slot` (which must be below a view's `len`).
+    pub(crate) fn entry(&self, slot: usize) -> Option<&MemEntry> {
+        self.entries.get(slot)
+    }
+
+    /// The newest slot below `len` holding `id`.
+    pub(crate) fn lookup(&self, id: &str, len: usize) -> Option<usize> {
+        let mut slot = self.index.read().get(id).copied();
+        while let Some(s) = slot {
+            if (s as usize) < len {
+                return Some(s as usize);
+            }
+            slot = self.entries.get(s as usize).and_then(|e| e.prev);
+        }
+        None
+    }
+
+    /// Approximate memory use in bytes.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// A reader's view of a memtable: slots `0..len` as of `seq`.
+#[derive(Debug, Clone)]
+pub(crate) struct MemView {
+    pub(crate) mem: Arc<Memtable>,
+    pub(crate) len: usize,
+}
+
+impl MemView {
+    /// A view of everything in `mem` now.
+    pub(crate) fn whole(mem: Arc<Memtable>) -> MemView {
+        let len = mem.len();
+        MemView { mem, len }
+    }
+
+    /// Whether the view holds no slot.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The entry in `slot` (below `len`).
+    pub(crate) fn entry(&self, slot: usize) -> Option<&MemEntry> {
+        (slot < self.len).then(|| self.mem.entry(slot)).flatten()
+    }
+
+    /// The id's newest slot in the view, if it is current as of `seq`
+    /// (an id whose newest slot was superseded from another source is
+    /// not here any more).
+    pub(crate) fn find(&self, id: &str, seq: u64) -> Option<usize> {
+        let slot = self.mem.lookup(id, self.len)?;
+        self.mem
+            .entry(slot)
+            .filter(|e| e.current_at(seq))
+            .map(|_| slot)
+    }
+
+    /// The slots holding the current put of their id as of `seq`, ascending.
+    pub(crate) fn live_slots(&self, seq: u64) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len).filter(move |&s| {
+            self.mem
+                .entry(s)
+                .is_some_and(|e| e.current_at(seq) && e.record().is_some())
+        })
+    }
+
+    /// The entries current as of `seq` (puts and tombstones), in slot order.
+    pub(crate) fn current(&self, seq: u64) -> impl Iterator<Item = &MemEntry> + '_ {
+        (0..self.len)
+            .filter_map(|s| self.mem.entry(s))
+            .filter(move |e| e.current_at(seq))
+    }
+}
+
 fn op_size(op: &Op) -> usize {
-    match op {
+    64 + match op {
         Op::Delete(id) => id.len() + 16,
         Op::Put(r) => {
             r.id.len()
@@ -116,4 +202,40 @@ fn metadata_size(m: &Metadata) -> usize {
                 }
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(id: &str, x: f32) -> Op {
+        Op::Put(StoredRecord {
+            id: id.into(),
+            order: 0,
+            embedding: vec![x],
+            document: None,
+            metadata: None,
+            uri: None,
+        })
+    }
+
+    #[test]
+    fn an_older_view_keeps_seeing_what_it_saw() {
+        let mem = Arc::new(Memtable::default());
+        mem.push(put("a", 1.0), 1);
+        mem.push(put("b", 2.0), 2);
+        let old = MemView::whole(mem.clone());
+        mem.push(put("a", 3.0), 3);
+        mem.push(Op::Delete("b".into()), 4);
+        let new = MemView::whole(mem.clone());
+        // The old view (seq 2) sees a=1, b=2.
+        assert_eq!(old.live_slots(2).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(old.find("a", 2), Some(0));
+        // The new view (seq 4) sees a=3 and b's tombstone.
+        assert_eq!(new.live_slots(4).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(new.find("a", 4), Some(2));
+        assert_eq!(new.find("b", 4), Some(3));
+        assert!(new.entry(3).is_some_and(|e| e.record().is_none()));
+        assert_eq!(new.current(4).count(), 2);
+    }
 }

@@ -190,6 +190,35 @@ pub struct RecordBatch {
     pub uris: Option<Vec<Option<String>>>,
 }
 
+/// An update: as a [`RecordBatch`], except that each record's embedding is
+/// optional (`None` keeps the stored one), so an update that gives new
+/// embeddings to some records only is still one atomic write.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpdateBatch {
+    /// Record ids (non-empty strings).
+    pub ids: Vec<RecordId>,
+    /// Per record, the new embedding or `None` to keep the stored one.
+    pub embeddings: Option<Vec<Option<Vec<f32>>>>,
+    /// Documents; a `None` entry leaves the stored document unchanged.
+    pub documents: Option<Vec<Option<String>>>,
+    /// Metadata; a `None` entry leaves the stored metadata unchanged.
+    pub metadatas: Option<Vec<Option<MetadataUpdate>>>,
+    /// URIs; a `None` entry leaves the stored uri unchanged.
+    pub uris: Option<Vec<Option<String>>>,
+}
+
+impl From<RecordBatch> for UpdateBatch {
+    fn from(b: RecordBatch) -> Self {
+        UpdateBatch {
+            ids: b.ids,
+            embeddings: b.embeddings.map(|v| v.into_iter().map(Some).collect()),
+            documents: b.documents,
+            metadatas: b.metadatas,
+            uris: b.uris,
+        }
+    }
+}
+
 /// Which fields a get or query returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Include {

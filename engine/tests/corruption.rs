@@ -147,9 +147,12 @@ fn flipped_byte_in_segment_records_or_header_is_reported() {
     let original = fs::read(&seg).unwrap();
     flip(&seg, |n| n - 2); // records section
     {
+        // Opening a collection decodes its segments' records (its version
+        // holds them), so the damage is reported there, naming the file,
+        // and the rest of the store keeps serving.
         let db = open(dir.path());
-        let err = db.collection(id).unwrap().count().unwrap_err();
-        expect_corrupted(err, &seg);
+        expect_corrupted(db.collection(id).err().unwrap(), &seg);
+        assert!(db.list_collections(DEFAULT_TENANT, DEFAULT_DATABASE, None, 0).is_ok());
     }
     fs::write(&seg, &original).unwrap();
     flip(&seg, |_| 13); // header (dimension)

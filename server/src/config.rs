@@ -134,3 +134,32 @@ impl From<&RunArgs> for Settings {
         }
     }
 }
+
+/// Libraries whose INFO output is chatter (hnsw_rs logs every graph
+/// build's internals), kept at WARN unless the filter names them itself.
+const QUIET_LIBRARIES: [&str; 1] = ["hnsw_rs"];
+
+/// The tracing filter for `--log-level`: the user's directives, plus WARN
+/// for each chatty library they do not mention.
+pub fn log_filter(level: &str) -> String {
+    let mut out = level.trim().to_string();
+    for lib in QUIET_LIBRARIES {
+        if !out.contains(lib) {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.push_str(lib);
+            out.push_str("=warn");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn library_chatter_stays_below_info() {
+        assert_eq!(super::log_filter("info"), "info,hnsw_rs=warn");
+        assert_eq!(super::log_filter("debug,hnsw_rs=info"), "debug,hnsw_rs=info");
+    }
+}

@@ -3,8 +3,6 @@
 //! schema) onto the engine's `CollectionConfig`, and the Collection object
 //! (`configuration_json` + a `schema` derived from the configuration).
 
-use std::net::Ipv4Addr;
-
 use chromite_engine::{
     CollectionConfig, CollectionInfo, CollectionSpec, ConfigUpdate, HnswConfig, Include, Metadata,
     MetadataValue, RecordBatch, Selection, Space, Where, WhereDocument,
@@ -21,62 +19,19 @@ use crate::wire::IncludeItem;
 
 // ---------------------------------------------------------------- names
 
-const NAME_RULE: &str = "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]";
-
-/// Why a collection or database name is refused, without a prefix.
-fn name_problem(name: &str) -> Option<String> {
-    let ok_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    let len = name.chars().count();
-    let ends_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
-    if !(3..=512).contains(&len) || !ok_chars || !ends_ok {
-        return Some(format!("{NAME_RULE}. Got: {name}"));
-    }
-    if name.contains("..") {
-        return Some(format!(
-            "Expected a name that does not contains two consecutive periods (..). Got {name}"
-        ));
-    }
-    if name.parse::<Ipv4Addr>().is_ok() {
-        return Some(format!(
-            "Expected a name that is not a valid ip address. Got {name}"
-        ));
-    }
-    None
-}
-
-/// Chroma's collection name rule (message prefixed `Validation error: name: `).
+/// Chroma's collection name rule (the engine's, which owns it).
 pub fn validate_collection_name(name: &str) -> ApiResult<()> {
-    match name_problem(name) {
-        Some(p) => Err(ApiError::invalid(format!("Validation error: name: {p}"))),
-        None => Ok(()),
-    }
+    Ok(chromite_engine::names::check_collection(name)?)
 }
 
-/// Chroma's database name rule (same rule, no prefix).
+/// Chroma's database name rule (the engine's).
 pub fn validate_database_name(name: &str) -> ApiResult<()> {
-    match name_problem(name) {
-        Some(p) => Err(ApiError::invalid(p)),
-        None => Ok(()),
-    }
+    Ok(chromite_engine::names::check_database(name)?)
 }
 
-/// Tenants: at least 3 characters.
+/// Chroma's tenant name rule (the engine's).
 pub fn validate_tenant_name(name: &str) -> ApiResult<()> {
-    if name.chars().count() < 3 {
-        return Err(ApiError::invalid(format!(
-            "Validation error: name: Validation error: length [{{\"min\": Number(3), \"value\": String({name:?})}}]"
-        )));
-    }
-    Ok(())
+    Ok(chromite_engine::names::check_tenant(name)?)
 }
 
 /// A collection UUID from a path segment.
@@ -453,49 +408,17 @@ pub fn selection(
     })
 }
 
-/// Validates embeddings: at least one dimension, finite values.
+/// Validates embeddings: at least one dimension, finite values (the
+/// engine's rule, checked here before any model time is spent).
 pub fn validate_embeddings<'a>(
     embeddings: impl IntoIterator<Item = &'a Vec<f32>>,
 ) -> ApiResult<()> {
-    for e in embeddings {
-        if e.is_empty() {
-            return Err(ApiError::invalid(
-                "Validation error: embeddings: Each embedding must have at least 1 dimension",
-            ));
-        }
-        if e.iter().any(|x| !x.is_finite()) {
-            return Err(ApiError::invalid(
-                "Validation error: embeddings: Embeddings must not contain NaN or Infinity values",
-            ));
-        }
-    }
-    Ok(())
+    Ok(chromite_engine::validate::validate_embeddings(embeddings)?)
 }
 
-/// Validates a write batch as Chroma does: equal lengths, non-empty ids,
-/// well-formed embeddings.
+/// Validates an add/upsert batch as Chroma does (the engine's rule).
 pub fn validate_batch(batch: &RecordBatch) -> ApiResult<()> {
-    let n = batch.ids.len();
-    let lens = [
-        batch.embeddings.as_ref().map(Vec::len),
-        batch.documents.as_ref().map(Vec::len),
-        batch.metadatas.as_ref().map(Vec::len),
-        batch.uris.as_ref().map(Vec::len),
-    ];
-    if lens.iter().flatten().any(|&l| l != n) {
-        return Err(ApiError::invalid(
-            "Inconsistent number of IDs, embeddings, documents, URIs and metadatas",
-        ));
-    }
-    if batch.ids.iter().any(String::is_empty) {
-        return Err(ApiError::invalid(
-            "Empty ID, ID must have at least one character",
-        ));
-    }
-    if let Some(e) = &batch.embeddings {
-        validate_embeddings(e)?;
-    }
-    Ok(())
+    Ok(chromite_engine::validate::validate_records(batch)?)
 }
 
 #[cfg(test)]

@@ -102,7 +102,8 @@ fn embed(args: EmbedArgs) -> ExitCode {
 }
 
 fn init_tracing(level: &str) {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(chromite_server::config::log_filter(level))
+        .unwrap_or_else(|_| EnvFilter::new(chromite_server::config::log_filter("info")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

@@ -78,7 +78,7 @@ pub struct Metrics {
 }
 
 /// Gauges read from the engine when scraped.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct StoreGauges {
     /// Databases in the default tenant.
     pub databases: usize,
@@ -86,7 +86,27 @@ pub struct StoreGauges {
     pub collections: usize,
     /// Records in the default tenant's collections.
     pub records: usize,
+    /// Storage gauges of every open collection: id, name, gauges.
+    pub storage: Vec<(String, String, chromite_engine::collection::stats::CollectionStats)>,
+    /// Background tasks that panicked (each logged; the worker went on).
+    pub maintenance_panics: u64,
 }
+
+/// The per-collection storage gauges: name, help, value.
+type StorageGauge = (
+    &'static str,
+    &'static str,
+    fn(&chromite_engine::collection::stats::CollectionStats) -> u64,
+);
+
+const STORAGE_GAUGES: [StorageGauge; 6] = [
+    ("chromite_collection_segments", "Segment files of an open collection.", |s| s.segments as u64),
+    ("chromite_collection_unindexed_rows", "Live records no graph indexes yet (memtables and segments whose graph is pending).", |s| s.unindexed_rows as u64),
+    ("chromite_collection_pending_graph_builds", "Graph builds and loads queued or running for a collection.", |s| s.pending_builds),
+    ("chromite_collection_disk_bytes", "Bytes of every file in a collection's directory.", |s| s.disk_bytes),
+    ("chromite_collection_live_bytes", "Bytes on disk that hold live data (what a full compaction would keep).", |s| s.live_bytes),
+    ("chromite_collection_records", "Live records of an open collection.", |s| s.records as u64),
+];
 
 impl Metrics {
     /// Counts one request.
@@ -209,6 +229,23 @@ impl Metrics {
             ] {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
             }
+            for (name, help, get) in STORAGE_GAUGES {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+                for (id, cname, st) in &g.storage {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{collection=\"{}\",name=\"{}\"}} {}",
+                        esc(id),
+                        esc(cname),
+                        get(st)
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                "# HELP chromite_maintenance_panics_total Background flushes, compactions and graph builds that panicked (logged; the worker carried on).\n# TYPE chromite_maintenance_panics_total counter\nchromite_maintenance_panics_total {}",
+                g.maintenance_panics
+            );
         }
         out
     }
@@ -256,6 +293,7 @@ mod tests {
             databases: 1,
             collections: 2,
             records: 5,
+            ..Default::default()
         }));
         assert!(text.contains("chromite_http_requests_total{method=\"GET\",route=\"/api/v2/heartbeat\",status=\"200\"} 2"));
         assert!(text.contains("le=\"0.0025\"} 1"));

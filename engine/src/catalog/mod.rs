@@ -1,14 +1,15 @@
-//! The catalog: tenants, databases and collections (Chroma's model), kept
-//! in memory and persisted as one checksummed file, `CATALOG`, rewritten
-//! atomically on every change. Also the per-collection manifest and the
-//! name rules.
+//! The catalog: tenants, databases and collections (Chroma's model) with
+//! their names and settings, kept in memory and persisted as one
+//! checksummed file, `CATALOG`, rewritten atomically on every change. A
+//! collection's dimension is not here: its manifest holds it. Also the
+//! per-collection manifest and the name rules.
 //!
 //! File `CATALOG`: envelope (`codec.rs`) with magic `CHRMCAT1`, version 1,
 //! and a JSON payload (JSON because a collection's `embedding_function`
 //! is arbitrary JSON kept verbatim).
 
 pub(crate) mod manifest;
-pub(crate) mod names;
+pub mod names;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -90,7 +91,13 @@ impl Catalog {
                 .into_iter()
                 .map(|d| ((d.tenant.clone(), d.name.clone()), d))
                 .collect(),
-            collections: f.collections.into_iter().map(|c| (c.id, c)).collect(),
+            // A collection's dimension lives in its manifest; catalogs
+            // written before that rule carried a copy, dropped here.
+            collections: f
+                .collections
+                .into_iter()
+                .map(|c| (c.id, CollectionInfo { dimension: None, ..c }))
+                .collect(),
         };
         c.ensure_defaults();
         Ok(c)
@@ -308,16 +315,6 @@ impl Catalog {
 
     pub(crate) fn remove(&mut self, id: Uuid) -> Option<CollectionInfo> {
         self.collections.remove(&id)
-    }
-
-    pub(crate) fn set_dimension(&mut self, id: Uuid, dim: usize) -> bool {
-        match self.collections.get_mut(&id) {
-            Some(c) if c.dimension.is_none() => {
-                c.dimension = Some(dim);
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Every collection id.

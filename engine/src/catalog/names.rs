@@ -35,7 +35,7 @@ fn rule_violation(name: &str, prefix: &str) -> Option<String> {
 }
 
 /// Checks a collection name.
-pub(crate) fn check_collection(name: &str) -> Result<()> {
+pub fn check_collection(name: &str) -> Result<()> {
     match rule_violation(name, "Validation error: name: ") {
         Some(msg) => Err(Error::invalid(msg)),
         None => Ok(()),
@@ -43,7 +43,7 @@ pub(crate) fn check_collection(name: &str) -> Result<()> {
 }
 
 /// Checks a database name (same rule, no "Validation error" prefix).
-pub(crate) fn check_database(name: &str) -> Result<()> {
+pub fn check_database(name: &str) -> Result<()> {
     match rule_violation(name, "") {
         Some(msg) => Err(Error::invalid(msg)),
         None => Ok(()),
@@ -51,7 +51,7 @@ pub(crate) fn check_database(name: &str) -> Result<()> {
 }
 
 /// Checks a tenant name (at least 3 characters).
-pub(crate) fn check_tenant(name: &str) -> Result<()> {
+pub fn check_tenant(name: &str) -> Result<()> {
     if name.chars().count() < 3 {
         return Err(Error::invalid(format!(
             "Validation error: name: Validation error: length [{{\"min\": Number(3), \"value\": String({name:?})}}]"

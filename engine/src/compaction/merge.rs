@@ -1,52 +1,62 @@
 //! The compaction executor: merges a run of adjacent segments into one new
 //! segment (newest version of each id wins; tombstones dropped when the run
-//! starts at the oldest segment), publishes it in the manifest, swaps it in
-//! and deletes the old files. Readers holding the old segments keep their
-//! mappings until they finish.
+//! starts at the oldest segment), builds its graph, publishes it in the
+//! manifest, swaps it into the next version and deletes the old files.
+//!
+//! One compaction runs at a time (`Core::compaction`). It reads, writes
+//! and builds without the manifest lock, so flushes go on meanwhile; they
+//! only ever append segments, so the merged run keeps its positions until
+//! the commit, which holds the manifest lock and then, briefly, the
+//! writer lock. Readers holding older versions keep their mappings of the
+//! old files until they finish.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
-use super::{choose, choose_vacuum, Choice, Policy};
-use crate::error::Result;
+use super::{choose, choose_vacuum, segment_masks, Choice, Policy};
+use crate::collection::core::Core;
+use crate::collection::version::SegView;
+use crate::error::{Error, Result};
 use crate::record::StoredRecord;
 use crate::segment;
-use crate::state::Core;
 
-fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
-    if core.dropped.load(std::sync::atomic::Ordering::SeqCst) {
+/// Merges the segments at `range` (caller holds `core.compaction`).
+fn merge(core: &Core, range: Range<usize>) -> Result<()> {
+    if core.dropped.load(Ordering::SeqCst) {
         return Ok(());
     }
-    let (segs, seg_no, dim, mut manifest) = {
-        let mut st = core.state.write();
-        if range.end > st.segments.len() || range.is_empty() {
-            return Ok(());
-        }
-        let segs: Vec<Arc<segment::Segment>> = st.segments[range.clone()].to_vec();
-        let no = st.alloc_file_no();
-        (segs, no, st.dimension, st.manifest.clone())
-    };
+    let started = Instant::now();
+    let v = core.version();
+    if range.end > v.segments.len() || range.is_empty() {
+        return Ok(());
+    }
+    let segs: Vec<SegView> = v.segments[range.clone()].to_vec();
     let drop_tombstones = range.start == 0;
     let mut seen: HashSet<&str> = HashSet::new();
     let mut records: Vec<StoredRecord> = Vec::new();
+    // Where each kept record came from: position in `range`, row.
+    let mut origin: HashMap<&str, (usize, u32)> = HashMap::new();
     let mut tombstones: Vec<&str> = Vec::new();
-    for seg in segs.iter().rev() {
-        let loaded = seg.loaded()?;
-        let column = if seg.rows() > 0 {
-            seg.vectors()?
+    let input_bytes: u64 = segs.iter().map(|s| s.seg.file_len()).sum();
+    for (i, s) in segs.iter().enumerate().rev() {
+        let column = if s.seg.rows() > 0 {
+            s.seg.vectors()?
         } else {
             &[][..]
         };
-        let d = seg.dim();
-        for t in &loaded.recs.tombstones {
+        let d = s.seg.dim();
+        let r = &s.recs.recs;
+        for t in &r.tombstones {
             if seen.insert(t) && !drop_tombstones {
                 tombstones.push(t);
             }
         }
-        let r = &loaded.recs;
         for row in 0..r.ids.len() {
             if seen.insert(&r.ids[row]) {
+                origin.insert(&r.ids[row], (i, row as u32));
                 records.push(StoredRecord {
                     id: r.ids[row].clone(),
                     order: r.orders[row],
@@ -58,99 +68,127 @@ fn merge_locked(core: &Core, range: Range<usize>) -> Result<()> {
             }
         }
     }
-    let new_seg = if records.is_empty() && tombstones.is_empty() {
+    let rows = records.len();
+    let merged = if records.is_empty() && tombstones.is_empty() {
         None
     } else {
-        Some(Arc::new(segment::writer::write(
+        let no = core.alloc_file_no();
+        let s = segment::writer::write(
             &core.dir,
-            seg_no,
-            dim.unwrap_or(0),
+            no,
+            v.dimension.unwrap_or(0),
             records.iter().collect(),
             tombstones,
-        )?))
+        )?;
+        Some(SegView::new(Arc::new(s))?)
     };
     // The merged copies are on disk now; free them before the graph build
     // (which hands freed memory back to the OS when it ends).
     drop(records);
-    if let Some(seg) = new_seg.as_ref().filter(|s| crate::graphs::wants_graph(s)) {
+    let origin_of_row: Vec<(usize, u32)> = match &merged {
+        Some(m) => m
+            .recs
+            .recs
+            .ids
+            .iter()
+            .map(|id| {
+                origin.get(id.as_str()).copied().ok_or_else(|| {
+                    Error::Internal(format!("merged id {id:?} has no origin"))
+                })
+            })
+            .collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
+    drop(origin);
+    if let Some(m) = merged.as_ref().filter(|m| crate::graphs::wants_graph(&m.seg)) {
         // Index the merged segment before it replaces the old ones, which
         // keep serving (with their graphs) meanwhile.
-        let cancel =
-            || core.dropped.load(std::sync::atomic::Ordering::SeqCst) || core.graphs.should_stop();
-        if let Err(e) = crate::graphs::build_now(seg, &core.graphs, &cancel) {
-            tracing::error!(segment = %seg.path.display(), "graph build of a merged segment failed; it is retried in the background: {e}");
+        let cancel = || core.dropped.load(Ordering::SeqCst) || core.graphs.should_stop();
+        if let Err(e) = crate::graphs::build_now(&m.seg, &core.graphs, &v.config.hnsw, &cancel) {
+            tracing::error!(segment = %m.seg.path.display(), "graph build of a merged segment failed; it is retried in the background: {e}");
         }
     }
-    let old: Vec<u64> = segs.iter().map(|s| s.file_no).collect();
-    let mut list: Vec<u64> = manifest.segments[..range.start].to_vec();
-    list.extend(new_seg.iter().map(|s| s.file_no));
-    list.extend_from_slice(&manifest.segments[range.end..]);
-    manifest.segments = list;
-    manifest.next_file_no = core.state.read().next_file_no;
-    manifest.store(&core.dir)?;
+    let old: Vec<u64> = segs.iter().map(|s| s.seg.file_no).collect();
     {
-        let mut st = core.state.write();
-        let mut next: Vec<Arc<segment::Segment>> = st.segments[..range.start].to_vec();
-        if let Some(s) = new_seg.as_ref().filter(|s| s.graph().is_none()) {
-            core.graphs.request_build(s);
+        let mut manifest = core.maintenance.lock();
+        if core.dropped.load(Ordering::SeqCst) {
+            return Ok(());
         }
-        next.extend(new_seg);
-        next.extend_from_slice(&st.segments[range.end..]);
-        st.segments = next;
-        st.manifest = manifest;
+        if manifest.segments.get(range.clone()) != Some(&old[..]) {
+            return Err(Error::Internal(format!(
+                "segments {old:?} moved while they were merged"
+            )));
+        }
+        let mut next = manifest.clone();
+        next.segments.splice(range.clone(), merged.iter().map(|m| m.seg.file_no));
+        next.next_file_no = core.next_file_no();
+        next.store(&core.dir)?;
+        *manifest = next;
+        let w = core.writer.lock();
+        let swapped = core
+            .version()
+            .compacted(range, merged.clone(), &origin_of_row);
+        core.publish(&w, swapped);
     }
-    for no in old {
-        crate::fs::remove_file(&segment::path(&core.dir, no))?;
-        crate::fs::remove_file(&crate::graphs::path(&core.dir, no))?;
+    if let Some(m) = merged.as_ref().filter(|m| m.seg.graph().is_none()) {
+        core.graphs.request_build(&m.seg, &v.config.hnsw);
     }
+    for no in &old {
+        crate::fs::remove_file(&segment::path(&core.dir, *no))?;
+        crate::fs::remove_file(&crate::graphs::path(&core.dir, *no))?;
+    }
+    tracing::info!(
+        collection = %core.id,
+        segments = old.len(),
+        rows,
+        input_bytes,
+        output_bytes = merged.as_ref().map_or(0, |m| m.seg.file_len()),
+        seconds = started.elapsed().as_secs_f64(),
+        "merged segments"
+    );
     Ok(())
 }
 
 /// Per segment (oldest first): its rows, and how many of them a newer
 /// segment overrides (a newer version or a tombstone of the same id).
-fn dead_rows(segs: &[Arc<segment::Segment>]) -> Result<Vec<(usize, usize)>> {
-    let loaded = segs
-        .iter()
-        .map(|s| s.loaded())
-        .collect::<Result<Vec<_>>>()?;
-    Ok(crate::shadow::segment_masks(&loaded)
+fn dead_rows(segs: &[SegView]) -> Vec<(usize, usize)> {
+    let loaded: Vec<_> = segs.iter().map(|s| &*s.recs).collect();
+    segment_masks(&loaded)
         .iter()
         .zip(&loaded)
         .map(|(mask, l)| (l.recs.ids.len(), mask.ones()))
-        .collect())
+        .collect()
 }
 
 /// Runs the size policy until it has nothing more to merge, then vacuums
 /// segments whose dead share passed the policy's percentage.
 pub(crate) fn compact_by_policy(core: &Core, policy: &Policy) -> Result<()> {
-    let _guard = core.flush_lock.lock();
+    let _one = core.compaction.lock();
     loop {
-        let segs = core.state.read().segments.clone();
-        let sizes: Vec<u64> = segs.iter().map(|s| s.file_len()).collect();
+        if core.dropped.load(Ordering::SeqCst) || core.graphs.should_stop() {
+            return Ok(());
+        }
+        let v = core.version();
+        let sizes: Vec<u64> = v.segments.iter().map(|s| s.seg.file_len()).collect();
         let choice = match choose(&sizes, policy) {
-            Choice::DoNothing => choose_vacuum(&dead_rows(&segs)?, policy.vacuum_percent),
+            Choice::DoNothing => choose_vacuum(&dead_rows(&v.segments), policy.vacuum_percent),
             merge => merge,
         };
         match choice {
             Choice::DoNothing => return Ok(()),
-            Choice::Merge(r) => merge_locked(core, r)?,
+            Choice::Merge(r) => merge(core, r)?,
         }
     }
 }
 
 /// Merges every segment into one (dropping all tombstones).
 pub(crate) fn compact_all(core: &Core) -> Result<()> {
-    let _guard = core.flush_lock.lock();
-    let n = core.state.read().segments.len();
-    let worth = n >= 2
-        || core
-            .state
-            .read()
-            .segments
-            .first()
-            .is_some_and(|s| s.loaded().is_ok_and(|l| !l.recs.tombstones.is_empty()));
+    let _one = core.compaction.lock();
+    let v = core.version();
+    let n = v.segments.len();
+    let worth = n >= 2 || v.segments.first().is_some_and(|s| !s.recs.recs.tombstones.is_empty());
     if worth {
-        merge_locked(core, 0..n)?;
+        merge(core, 0..n)?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ mod graph;
 mod graph_file;
 mod hnsw;
 mod planner;
+mod row_mask;
 mod segment_graph;
 mod sq8;
 pub mod topk;
@@ -26,4 +27,5 @@ pub use planner::{
     plan, Plan, RowFilter, EXACT_MAX_ROWS, GRAPH_VISIT_COST, MIN_GRAPH_SELECTIVITY,
     MIN_GRAPH_SELECTIVITY_IP, VISITS_PER_EF,
 };
+pub use row_mask::RowMask;
 pub use segment_graph::{exact_query, SegmentGraph};

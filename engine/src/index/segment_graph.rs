@@ -272,7 +272,7 @@ impl SegmentGraph {
             RowFilter::Rows(rows) => {
                 let m = rows.len();
                 if plan(space, n, m, k, ef_search) == Plan::Graph {
-                    let mut bits = crate::shadow::RowMask::new(n);
+                    let mut bits = super::row_mask::RowMask::new(n);
                     rows.iter().for_each(|&r| bits.set(r as usize));
                     let allowed = |r: u32| bits.get(r as usize);
                     let found = self.search(column, query, k, ef_search, Some(&allowed));

@@ -34,61 +34,101 @@ impl Ord for Scored {
     }
 }
 
-/// Collects the `k` nearest `(row, distance)` pairs.
+/// Keeps the `k` smallest items offered (by their `Ord`) in a max-heap, so
+/// each candidate costs one comparison once it is full. The one bounded
+/// top-k of the crate: segments rank [`Scored`] rows with it ([`TopK`]),
+/// a collection its merged hits.
 #[derive(Debug)]
-pub struct TopK {
+pub struct TopN<T: Ord> {
     k: usize,
-    heap: BinaryHeap<Scored>,
+    heap: BinaryHeap<T>,
 }
 
-impl TopK {
-    /// An empty collector for at most `k` results.
+impl<T: Ord> TopN<T> {
+    /// An empty collector for at most `k` items.
     pub fn new(k: usize) -> Self {
-        TopK {
+        TopN {
             k,
             heap: BinaryHeap::with_capacity(k.min(4096) + 1),
         }
     }
 
-    /// Offers a candidate; it is kept if it is among the `k` nearest so far.
+    /// Offers an item; it is kept if it is among the `k` smallest so far.
     #[inline]
-    pub fn push(&mut self, row: u32, dist: f32) {
+    pub fn offer(&mut self, item: T) {
         if self.k == 0 {
             return;
         }
-        let s = Scored { dist, row };
         if self.heap.len() < self.k {
-            self.heap.push(s);
+            self.heap.push(item);
         } else if let Some(mut worst) = self.heap.peek_mut() {
-            if s < *worst {
-                *worst = s;
+            if item < *worst {
+                *worst = item;
             }
         }
+    }
+
+    /// The largest item held, once the collector is full.
+    #[inline]
+    pub fn worst_if_full(&self) -> Option<&T> {
+        if self.heap.len() < self.k {
+            None
+        } else {
+            self.heap.peek()
+        }
+    }
+
+    /// How many items are held.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether no item is held.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// The items, smallest first.
+    pub fn into_sorted_vec(self) -> Vec<T> {
+        self.heap.into_sorted_vec()
+    }
+}
+
+/// Collects the `k` nearest `(row, distance)` pairs.
+#[derive(Debug)]
+pub struct TopK(TopN<Scored>);
+
+impl TopK {
+    /// An empty collector for at most `k` results.
+    pub fn new(k: usize) -> Self {
+        TopK(TopN::new(k))
+    }
+
+    /// Offers a candidate; it is kept if it is among the `k` nearest so far.
+    #[inline]
+    pub fn push(&mut self, row: u32, dist: f32) {
+        self.0.offer(Scored { dist, row });
     }
 
     /// The distance a candidate must beat to enter, once the collector is full.
     #[inline]
     pub fn threshold(&self) -> Option<f32> {
-        if self.heap.len() < self.k {
-            None
-        } else {
-            self.heap.peek().map(|s| s.dist)
-        }
+        self.0.worst_if_full().map(|s| s.dist)
     }
 
     /// How many results are held.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.0.len()
     }
 
     /// Whether no result is held.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.0.is_empty()
     }
 
     /// The results, nearest first (ties broken by row number).
     pub fn into_sorted(self) -> Vec<(u32, f32)> {
-        self.heap
+        self.0
             .into_sorted_vec()
             .into_iter()
             .map(|s| (s.row, s.dist))

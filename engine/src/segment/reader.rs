@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use memmap2::Mmap;
 
@@ -37,7 +37,7 @@ pub(crate) struct Segment {
     mmap: Mmap,
     /// The mapped file, kept open for single-row reads (`column`).
     file: File,
-    loaded: OnceLock<std::result::Result<Loaded, String>>,
+    loaded: OnceLock<std::result::Result<Arc<Loaded>, String>>,
     meta_index: OnceLock<MetadataIndex>,
     vectors_ok: OnceLock<std::result::Result<(), String>>,
     /// The HNSW graph, once the background builder has published it.
@@ -97,7 +97,7 @@ impl Segment {
     }
 
     /// The records section and id index, decoded (and checked) on first use.
-    pub(crate) fn loaded(&self) -> Result<&Loaded> {
+    pub(crate) fn loaded(&self) -> Result<&Arc<Loaded>> {
         let r = self.loaded.get_or_init(|| {
             let h = &self.header;
             let bytes =
@@ -115,7 +115,7 @@ impl Segment {
                     return Err(format!("id {id:?} appears twice"));
                 }
             }
-            Ok(Loaded { recs, index })
+            Ok(Arc::new(Loaded { recs, index }))
         });
         r.as_ref()
             .map_err(|d| Error::corrupted(&self.path, d.clone()))

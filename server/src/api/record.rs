@@ -4,7 +4,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chromite_engine::{DeleteRequest, GetRequest, RecordBatch};
+use chromite_engine::{DeleteRequest, GetRequest, RecordBatch, UpdateBatch};
 use uuid::Uuid;
 
 use crate::api::blocking;
@@ -70,8 +70,7 @@ async fn run_write(state: &AppState, id: Uuid, batch: RecordBatch, op: RecordOp)
         let c = db.collection(id)?;
         match op {
             RecordOp::Add => c.add(batch),
-            RecordOp::Upsert => c.upsert(batch),
-            _ => c.update(batch),
+            _ => c.upsert(batch),
         }
         .map_err(ApiError::from)
     })
@@ -107,6 +106,7 @@ pub async fn upsert(
 /// `POST .../update`: a missing id is a silent no-op; `null` entries keep
 /// the stored value. Documents without embeddings keep the stored
 /// embedding unless the server has a model, which then re-embeds them.
+/// The whole request is one atomic engine write.
 pub async fn update(
     State(state): State<AppState>,
     Path((_t, _d, raw_id)): RecordPath,
@@ -114,97 +114,47 @@ pub async fn update(
 ) -> ApiResult<Json<Empty>> {
     let id = convert::collection_id(&raw_id)?;
     let n = body.ids.len();
-    // Split per-record embeddings: all given, none given, or a mix (two updates).
-    let (with, without): (Vec<usize>, Vec<usize>) = match &body.embeddings {
-        Some(e) if e.len() != n => {
-            return Err(ApiError::invalid(
-                "Inconsistent number of IDs, embeddings, documents, URIs and metadatas",
-            ))
-        }
-        Some(e) => (0..n).partition(|&i| e[i].is_some()),
-        None => (Vec::new(), (0..n).collect()),
-    };
-    let embeddings: Option<Vec<Vec<f32>>> = match body.embeddings {
-        Some(e) if !with.is_empty() => Some(e.into_iter().flatten().map(|e| e.0).collect()),
-        _ => None,
-    };
-    let mut full = RecordBatch {
+    let mut batch = UpdateBatch {
         ids: body.ids,
-        embeddings: None,
+        embeddings: body
+            .embeddings
+            .map(|e| e.into_iter().map(|e| e.map(|e| e.0)).collect()),
         documents: body.documents,
         metadatas: body.metadatas,
         uris: body.uris,
     };
-    convert::validate_batch(&full)?;
-    if let Some(e) = &embeddings {
-        convert::validate_embeddings(e)?;
-    }
-    // Records without embeddings whose document changes are re-embedded when a model is loaded.
-    let mut extra: Vec<(usize, Vec<f32>)> = Vec::new();
-    if let (Some(model), Some(docs)) = (&state.embedder, &full.documents) {
-        let targets: Vec<usize> = without
-            .iter()
-            .copied()
-            .filter(|&i| docs[i].is_some())
-            .collect();
+    chromite_engine::validate::validate_update(&batch)?;
+    // Records without an embedding whose document changes are re-embedded
+    // when a model is loaded.
+    if let (Some(model), Some(docs)) = (&state.embedder, &batch.documents) {
+        let given = |i: usize| {
+            batch
+                .embeddings
+                .as_ref()
+                .is_some_and(|e: &Vec<Option<Vec<f32>>>| e[i].is_some())
+        };
+        let targets: Vec<usize> = (0..n).filter(|&i| docs[i].is_some() && !given(i)).collect();
         if !targets.is_empty() {
             let texts = targets
                 .iter()
                 .map(|&i| docs[i].clone().unwrap_or_default())
                 .collect();
             let vecs = embedder::embed(model, texts, Task::Passage).await?;
-            extra = targets.into_iter().zip(vecs).collect();
+            let embeddings = batch.embeddings.get_or_insert_with(|| vec![None; n]);
+            for (i, v) in targets.into_iter().zip(vecs) {
+                embeddings[i] = Some(v);
+            }
         }
     }
-    let mut vec_of: Vec<Option<Vec<f32>>> = vec![None; n];
-    if let Some(e) = embeddings {
-        for (i, v) in with.iter().copied().zip(e) {
-            vec_of[i] = Some(v);
-        }
-    }
-    for (i, v) in extra {
-        vec_of[i] = Some(v);
-    }
-    let have: Vec<usize> = (0..n).filter(|&i| vec_of[i].is_some()).collect();
-    if have.len() == n && n > 0 {
-        full.embeddings = Some(vec_of.into_iter().flatten().collect());
-        run_write(&state, id, full, RecordOp::Update).await?;
-    } else if have.is_empty() {
-        run_write(&state, id, full, RecordOp::Update).await?;
-    } else {
-        let (a, b) = split_batch(full, vec_of);
-        run_write(&state, id, a, RecordOp::Update).await?;
-        run_write(&state, id, b, RecordOp::Update).await?;
-    }
+    let db = state.db.clone();
+    blocking(move || {
+        db.collection(id)?
+            .update(batch)
+            .map_err(ApiError::from)
+    })
+    .await?;
+    state.metrics.records(RecordOp::Update, n);
     Ok(Json(Empty {}))
-}
-
-/// Splits an update into the records with a new embedding and those without.
-fn split_batch(batch: RecordBatch, vecs: Vec<Option<Vec<f32>>>) -> (RecordBatch, RecordBatch) {
-    let n = batch.ids.len();
-    let mut with = RecordBatch {
-        embeddings: Some(Vec::new()),
-        ..Default::default()
-    };
-    let mut without = RecordBatch::default();
-    let pick = |v: &Option<Vec<Option<String>>>, i: usize| v.as_ref().map(|v| v[i].clone());
-    for (i, v) in vecs.into_iter().enumerate().take(n) {
-        let target = if v.is_some() { &mut with } else { &mut without };
-        target.ids.push(batch.ids[i].clone());
-        if let (Some(v), Some(e)) = (v, target.embeddings.as_mut()) {
-            e.push(v);
-        }
-        if let Some(d) = pick(&batch.documents, i) {
-            target.documents.get_or_insert_with(Vec::new).push(d);
-        }
-        if let Some(u) = pick(&batch.uris, i) {
-            target.uris.get_or_insert_with(Vec::new).push(u);
-        }
-        if let Some(m) = batch.metadatas.as_ref().map(|m| m[i].clone()) {
-            target.metadatas.get_or_insert_with(Vec::new).push(m);
-        }
-    }
-    (with, without)
 }
 
 /// `POST .../delete`: `{"deleted": n}`.

@@ -1,4 +1,4 @@
-//! k-NN search over a snapshot: each source produces its own top-k among
+//! k-NN search over a version: each source produces its own top-k among
 //! the rows the caller allows (visible and matching the filters), then the
 //! per-source lists are merged. A source's step is [`source_top_k`]: brute
 //! force for memtables; for a segment, its HNSW graph through the planner
@@ -6,12 +6,12 @@
 //! it, an exact scan until then.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 use crate::error::Result;
 use crate::index::distance::distance;
+use crate::index::topk::TopN;
 use crate::index::{exact_query, RowFilter, VectorColumn};
-use crate::snapshot::{Loc2, Snapshot, Source, SourceRows};
+use super::version::{Loc, Source, SourceRows, Version};
 use crate::types::Space;
 
 /// A candidate: distance, then insertion order as the tie-breaker.
@@ -19,7 +19,7 @@ use crate::types::Space;
 pub(crate) struct Hit {
     pub(crate) dist: f32,
     pub(crate) order: u64,
-    pub(crate) loc: Loc2,
+    pub(crate) loc: Loc,
 }
 
 impl PartialEq for Hit {
@@ -41,40 +41,12 @@ impl Ord for Hit {
     }
 }
 
-/// Keeps the k smallest hits.
-struct TopK {
-    k: usize,
-    heap: BinaryHeap<Hit>,
-}
-
-impl TopK {
-    fn new(k: usize) -> TopK {
-        TopK {
-            k,
-            heap: BinaryHeap::with_capacity(k + 1),
-        }
-    }
-    fn push(&mut self, h: Hit) {
-        if self.heap.len() < self.k {
-            self.heap.push(h);
-        } else if let Some(worst) = self.heap.peek() {
-            if h < *worst {
-                self.heap.pop();
-                self.heap.push(h);
-            }
-        }
-    }
-    fn into_sorted(self) -> Vec<Hit> {
-        self.heap.into_sorted_vec()
-    }
-}
-
 /// The k nearest of `rows` (visible, matching rows of source `src`).
 /// A segment is searched through its graph when it has one (beam width
 /// `ef_search`), exactly otherwise; either way with Chroma's distances and
 /// `min(k, rows)` results.
 pub(crate) fn source_top_k(
-    snap: &Snapshot<'_>,
+    v: &Version,
     src: usize,
     space: Space,
     query: &[f32],
@@ -82,17 +54,17 @@ pub(crate) fn source_top_k(
     k: usize,
     ef_search: usize,
 ) -> Result<Vec<Hit>> {
-    let mut top = TopK::new(k);
+    let mut top = TopN::new(k);
     if k == 0 || matches!(rows, SourceRows::Rows(r) if r.is_empty()) {
         return Ok(Vec::new());
     }
-    match &snap.sources[src] {
-        Source::Seg(seg, loaded) => {
+    match v.source(src) {
+        Source::Seg(s) => {
+            let seg = &s.seg;
             let column = seg.column()?;
             let mut rows32: Vec<u32> = Vec::new();
-            let shadow = snap.shadow_mask(src);
-            let overridden = shadow.map_or(0, |m| m.ones());
-            let visible = |r: u32| !shadow.is_some_and(|m| m.get(r as usize));
+            let overridden = s.mask.ones();
+            let visible = |r: u32| !s.mask.get(r as usize);
             let filter = match rows {
                 SourceRows::Live if overridden == 0 => RowFilter::All,
                 SourceRows::Live if overridden >= seg.rows() => return Ok(Vec::new()),
@@ -114,9 +86,9 @@ pub(crate) fn source_top_k(
             };
             for (row, dist) in found {
                 let row = row as usize;
-                top.push(Hit {
+                top.offer(Hit {
                     dist,
-                    order: loaded.recs.orders[row],
+                    order: s.recs.recs.orders[row],
                     loc: (src, row),
                 });
             }
@@ -129,21 +101,21 @@ pub(crate) fn source_top_k(
             };
             for &row in rows {
                 let loc = (src, row);
-                let v = snap.embedding(loc)?;
-                top.push(Hit {
-                    dist: distance(space, query, v),
-                    order: snap.order(loc),
+                let x = v.embedding(loc)?;
+                top.offer(Hit {
+                    dist: distance(space, query, x),
+                    order: v.order(loc),
                     loc,
                 });
             }
         }
     }
-    Ok(top.into_sorted())
+    Ok(top.into_sorted_vec())
 }
 
 /// The k nearest among `allowed` (rows per source), nearest first.
 pub(crate) fn top_k(
-    snap: &Snapshot<'_>,
+    v: &Version,
     space: Space,
     query: &[f32],
     allowed: &[SourceRows],
@@ -152,7 +124,7 @@ pub(crate) fn top_k(
 ) -> Result<Vec<Hit>> {
     let mut all = Vec::new();
     for (src, rows) in allowed.iter().enumerate() {
-        all.extend(source_top_k(snap, src, space, query, rows, k, ef_search)?);
+        all.extend(source_top_k(v, src, space, query, rows, k, ef_search)?);
     }
     all.sort_unstable();
     all.truncate(k);

@@ -1,0 +1,427 @@
+//! A collection's [`Version`]: everything a reader needs, owned and
+//! immutable once published — the memtables (as views: see
+//! `memtable.rs`), the segments with their decoded records and the mask of
+//! rows newer sources override, the dimension and the live configuration.
+//!
+//! The collection publishes one `Arc<Version>` at a time with an atomic
+//! swap (`core.rs`). A reader clones the `Arc` and searches it without any
+//! lock, however long it takes; a writer (holding the collection's writer
+//! lock) builds the next version from the current one and swaps it in.
+//! Building one is cheap: memtables are shared append-only lists, segments
+//! and masks are `Arc`s, and only the masks a write changes are copied.
+//!
+//! Sources are numbered newest first: `0` the active memtable, then the
+//! frozen memtables (newest first), then the segments (newest first). A
+//! [`Loc`] is a `(source, row)` pair; a memtable's rows are its slots.
+//! An id is visible in the newest source that holds it; every older copy
+//! is *superseded*: a memtable entry records the sequence number that
+//! replaced it, a segment row has its bit set in the version's mask.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::filter::Candidates;
+use crate::index::RowMask;
+use crate::memtable::{MemView, Memtable};
+use crate::record::{Op, WalBatch};
+use crate::segment::reader::{Loaded, Loc as SegLoc};
+use crate::segment::Segment;
+use crate::types::{CollectionConfig, Metadata, Selection};
+
+/// A `(source, row)` pair; see the module docs.
+pub(crate) type Loc = (usize, usize);
+
+/// A segment as a version sees it.
+#[derive(Clone)]
+pub(crate) struct SegView {
+    pub(crate) seg: Arc<Segment>,
+    /// Its decoded records section and id index.
+    pub(crate) recs: Arc<Loaded>,
+    /// Rows a newer source overrides (a newer version or a delete).
+    pub(crate) mask: Arc<RowMask>,
+}
+
+impl SegView {
+    /// A segment whose records decode, with no row overridden yet.
+    pub(crate) fn new(seg: Arc<Segment>) -> Result<SegView> {
+        let recs = seg.loaded()?.clone();
+        let mask = Arc::new(RowMask::new(recs.recs.ids.len()));
+        Ok(SegView { seg, recs, mask })
+    }
+}
+
+/// A frozen memtable waiting to become a segment.
+#[derive(Clone)]
+pub(crate) struct Frozen {
+    pub(crate) view: MemView,
+    /// The WAL generation started when it froze: once it is a segment,
+    /// the manifest's `wal_start` becomes this.
+    pub(crate) next_wal: u64,
+    /// The sequence number it froze at (the newest op it holds).
+    pub(crate) last_seq: u64,
+}
+
+/// One source of records.
+pub(crate) enum Source<'a> {
+    /// A memtable view; rows are slots.
+    Mem(&'a MemView),
+    /// A segment; rows are segment rows.
+    Seg(&'a SegView),
+}
+
+/// The rows of one source a query may consider.
+pub(crate) enum SourceRows {
+    /// Every row of a segment its mask leaves visible.
+    Live,
+    /// Exactly these rows, ascending.
+    Rows(Vec<usize>),
+}
+
+/// See the module docs.
+#[derive(Clone)]
+pub(crate) struct Version {
+    /// The newest sequence number the version includes.
+    pub(crate) seq: u64,
+    pub(crate) active: MemView,
+    /// Oldest first.
+    pub(crate) frozen: Vec<Frozen>,
+    /// Oldest first.
+    pub(crate) segments: Vec<SegView>,
+    /// Fixed by the first record written.
+    pub(crate) dimension: Option<usize>,
+    /// The collection's configuration (`modify_collection` publishes a new
+    /// version with the new one).
+    pub(crate) config: Arc<CollectionConfig>,
+}
+
+impl Version {
+    /// Number of sources.
+    pub(crate) fn source_count(&self) -> usize {
+        1 + self.frozen.len() + self.segments.len()
+    }
+
+    /// Source `i` (newest first).
+    pub(crate) fn source(&self, i: usize) -> Source<'_> {
+        let f = self.frozen.len();
+        if i == 0 {
+            Source::Mem(&self.active)
+        } else if i <= f {
+            Source::Mem(&self.frozen[f - i].view)
+        } else {
+            let s = self.segments.len();
+            Source::Seg(&self.segments[s - 1 - (i - 1 - f)])
+        }
+    }
+
+    // -- writing --------------------------------------------------------
+
+    /// Applies a logged batch: appends its ops to the active memtable and
+    /// returns the version that includes them. The one apply shared by
+    /// writes and WAL replay; callers hold the writer lock.
+    pub(crate) fn apply(&self, batch: WalBatch) -> Version {
+        let mut next = self.clone();
+        let first = batch.first_seq;
+        for (i, op) in batch.ops.into_iter().enumerate() {
+            let seq = first + i as u64;
+            if let Op::Put(r) = &op {
+                if next.dimension.is_none() {
+                    next.dimension = Some(r.embedding.len());
+                }
+            }
+            next.supersede_older(op.id(), seq);
+            next.active.mem.push(op, seq);
+            next.seq = next.seq.max(seq);
+        }
+        next.active.len = next.active.mem.len();
+        next
+    }
+
+    /// Marks the copy of `id` in the sources older than the active
+    /// memtable superseded at `seq`, unless the active memtable already
+    /// holds the id (then that was done when it first got it, and the
+    /// memtable supersedes its own slot).
+    fn supersede_older(&mut self, id: &str, seq: u64) {
+        if self.active.mem.lookup(id, usize::MAX).is_some() {
+            return;
+        }
+        for f in self.frozen.iter().rev() {
+            if let Some(slot) = f.view.mem.lookup(id, f.view.len) {
+                if let Some(e) = f.view.mem.entry(slot) {
+                    e.supersede(seq);
+                }
+                return;
+            }
+        }
+        for s in self.segments.iter_mut().rev() {
+            match s.recs.index.get(id) {
+                Some(SegLoc::Row(r)) => {
+                    Arc::make_mut(&mut s.mask).set(*r as usize);
+                    return;
+                }
+                Some(SegLoc::Tomb) => return,
+                None => {}
+            }
+        }
+    }
+
+    /// Freezes the active memtable (the WAL now continues in generation
+    /// `next_wal`) and starts an empty one.
+    pub(crate) fn freeze(&self, next_wal: u64) -> Version {
+        let mut next = self.clone();
+        next.frozen.push(Frozen {
+            view: MemView::whole(self.active.mem.clone()),
+            next_wal,
+            last_seq: self.seq,
+        });
+        next.active = MemView::whole(Arc::new(Memtable::default()));
+        next
+    }
+
+    /// Replaces the oldest frozen memtable by the segment written from it
+    /// (if it held anything), masking the rows written since by newer ops.
+    pub(crate) fn flushed(&self, seg: Option<SegView>) -> Version {
+        let mut next = self.clone();
+        if next.frozen.is_empty() {
+            return next;
+        }
+        let frozen = next.frozen.remove(0);
+        if let Some(mut s) = seg {
+            let mut mask = RowMask::new(s.recs.recs.ids.len());
+            for (row, id) in s.recs.recs.ids.iter().enumerate() {
+                let replaced = frozen
+                    .view
+                    .mem
+                    .lookup(id, frozen.view.len)
+                    .and_then(|slot| frozen.view.mem.entry(slot))
+                    .is_some_and(|e| !e.current_at(self.seq));
+                if replaced {
+                    mask.set(row);
+                }
+            }
+            s.mask = Arc::new(mask);
+            next.segments.push(s);
+        }
+        next
+    }
+
+    /// Replaces the segments at `range` by `merged` (if the merge kept
+    /// anything). `origin[row]` is where each merged row came from: the
+    /// position in `range` and the row there; the merged row is overridden
+    /// exactly when its origin row is now.
+    pub(crate) fn compacted(
+        &self,
+        range: std::ops::Range<usize>,
+        merged: Option<SegView>,
+        origin: &[(usize, u32)],
+    ) -> Version {
+        let mut next = self.clone();
+        let old = &self.segments[range.clone()];
+        let merged = merged.map(|mut s| {
+            let mut mask = RowMask::new(s.recs.recs.ids.len());
+            for (row, &(i, r)) in origin.iter().enumerate() {
+                if old.get(i).is_some_and(|o| o.mask.get(r as usize)) {
+                    mask.set(row);
+                }
+            }
+            s.mask = Arc::new(mask);
+            s
+        });
+        next.segments.splice(range, merged);
+        next
+    }
+
+    // -- reading --------------------------------------------------------
+
+    /// `Some(Some(row))` live, `Some(None)` tombstone, `None` absent.
+    fn lookup(&self, src: usize, id: &str) -> Option<Option<usize>> {
+        match self.source(src) {
+            Source::Mem(m) => m
+                .find(id, self.seq)
+                .map(|slot| m.entry(slot).and_then(|e| e.record()).map(|_| slot)),
+            Source::Seg(s) => s.recs.index.get(id).map(|loc| match loc {
+                SegLoc::Row(r) => Some(*r as usize),
+                SegLoc::Tomb => None,
+            }),
+        }
+    }
+
+    /// The live location of `id`, if it has one.
+    pub(crate) fn resolve(&self, id: &str) -> Option<Loc> {
+        for src in 0..self.source_count() {
+            if let Some(hit) = self.lookup(src, id) {
+                return hit.map(|row| (src, row));
+            }
+        }
+        None
+    }
+
+    /// Visible live rows of one source, ascending.
+    fn live_rows(&self, src: usize) -> Vec<usize> {
+        match self.source(src) {
+            Source::Mem(m) => m.live_slots(self.seq).collect(),
+            Source::Seg(s) => (0..s.recs.recs.ids.len())
+                .filter(|&r| !s.mask.get(r))
+                .collect(),
+        }
+    }
+
+    /// Whether the record at `loc` passes the selection's filters.
+    pub(crate) fn matches(&self, sel: &Selection, loc: Loc) -> bool {
+        let doc = self.document(loc);
+        if let Some(w) = &sel.r#where {
+            if !w.matches(self.metadata(loc), doc) {
+                return false;
+            }
+        }
+        if let Some(wd) = &sel.where_document {
+            if !wd.matches(doc) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Visible live records passing the filters of `sel` (its `ids` are
+    /// not looked at), per source. A segment answers a `where` from its
+    /// metadata index first, so a selective filter checks only candidates.
+    pub(crate) fn filtered(&self, sel: &Selection) -> Result<Vec<Vec<usize>>> {
+        let filtered = sel.r#where.is_some() || sel.where_document.is_some();
+        let mut out = Vec::with_capacity(self.source_count());
+        for src in 0..self.source_count() {
+            if !filtered {
+                out.push(self.live_rows(src));
+                continue;
+            }
+            let rows: Vec<usize> = match self.source(src) {
+                Source::Mem(m) => m
+                    .live_slots(self.seq)
+                    .filter(|&slot| self.matches(sel, (src, slot)))
+                    .collect(),
+                Source::Seg(s) => {
+                    let all = || (0..s.recs.recs.ids.len()).collect::<Vec<_>>();
+                    let (base, exact): (Vec<usize>, bool) = match &sel.r#where {
+                        Some(w) => match s.seg.meta_index()?.candidates(w) {
+                            Candidates::All => (all(), false),
+                            Candidates::Rows { rows, exact } => {
+                                (rows.into_iter().map(|r| r as usize).collect(), exact)
+                            }
+                        },
+                        None => (all(), false),
+                    };
+                    let recheck = !exact || sel.where_document.is_some();
+                    base.into_iter()
+                        .filter(|&r| !s.mask.get(r))
+                        .filter(|&r| !recheck || self.matches(sel, (src, r)))
+                        .collect()
+                }
+            };
+            out.push(rows);
+        }
+        Ok(out)
+    }
+
+    /// The rows a query may consider, per source: as [`Version::filtered`],
+    /// except that an unfiltered segment is [`SourceRows::Live`] rather
+    /// than a list of (nearly) all its rows.
+    pub(crate) fn query_rows(&self, sel: &Selection) -> Result<Vec<SourceRows>> {
+        if sel.r#where.is_some() || sel.where_document.is_some() {
+            return Ok(self
+                .filtered(sel)?
+                .into_iter()
+                .map(SourceRows::Rows)
+                .collect());
+        }
+        Ok((0..self.source_count())
+            .map(|src| match self.source(src) {
+                Source::Seg(_) => SourceRows::Live,
+                Source::Mem(_) => SourceRows::Rows(self.live_rows(src)),
+            })
+            .collect())
+    }
+
+    /// The rows of the given ids that are live (each once), per source.
+    pub(crate) fn rows_of_ids(&self, ids: &[String]) -> Vec<Loc> {
+        let mut seen = HashSet::new();
+        ids.iter()
+            .filter_map(|id| self.resolve(id))
+            .filter(|l| seen.insert(*l))
+            .collect()
+    }
+
+    /// Number of visible live records.
+    pub(crate) fn count(&self) -> usize {
+        (0..self.source_count())
+            .map(|src| match self.source(src) {
+                Source::Seg(s) => s.recs.recs.ids.len() - s.mask.ones(),
+                Source::Mem(m) => m.live_slots(self.seq).count(),
+            })
+            .sum()
+    }
+
+    /// The record's id.
+    pub(crate) fn id(&self, (src, row): Loc) -> &str {
+        match self.source(src) {
+            Source::Mem(m) => m.entry(row).map_or("", |e| e.op.id()),
+            Source::Seg(s) => &s.recs.recs.ids[row],
+        }
+    }
+
+    /// The record's first-insertion order key.
+    pub(crate) fn order(&self, (src, row): Loc) -> u64 {
+        match self.source(src) {
+            Source::Mem(m) => m.entry(row).and_then(|e| e.record()).map_or(0, |r| r.order),
+            Source::Seg(s) => s.recs.recs.orders[row],
+        }
+    }
+
+    /// The record's document.
+    pub(crate) fn document(&self, (src, row): Loc) -> Option<&str> {
+        match self.source(src) {
+            Source::Mem(m) => m
+                .entry(row)
+                .and_then(|e| e.record())
+                .and_then(|r| r.document.as_deref()),
+            Source::Seg(s) => s.recs.recs.documents[row].as_deref(),
+        }
+    }
+
+    /// The record's metadata.
+    pub(crate) fn metadata(&self, (src, row): Loc) -> Option<&Metadata> {
+        match self.source(src) {
+            Source::Mem(m) => m
+                .entry(row)
+                .and_then(|e| e.record())
+                .and_then(|r| r.metadata.as_ref()),
+            Source::Seg(s) => s.recs.recs.metadatas[row].as_ref(),
+        }
+    }
+
+    /// The record's uri.
+    pub(crate) fn uri(&self, (src, row): Loc) -> Option<&str> {
+        match self.source(src) {
+            Source::Mem(m) => m
+                .entry(row)
+                .and_then(|e| e.record())
+                .and_then(|r| r.uri.as_deref()),
+            Source::Seg(s) => s.recs.recs.uris[row].as_deref(),
+        }
+    }
+
+    /// The record's embedding (a segment's vector column is checked on first use).
+    pub(crate) fn embedding(&self, (src, row): Loc) -> Result<&[f32]> {
+        match self.source(src) {
+            Source::Mem(m) => Ok(m
+                .entry(row)
+                .and_then(|e| e.record())
+                .map_or(&[][..], |r| r.embedding.as_slice())),
+            Source::Seg(s) => {
+                let d = s.seg.dim();
+                s.seg
+                    .vectors()?
+                    .get(row * d..(row + 1) * d)
+                    .ok_or_else(|| Error::Internal(format!("row {row} past the segment's end")))
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The registry of a store's collections: the catalog (names and
+//! settings) and the collections open in this process, each opened once
+//! and shared by every handle. It owns the rule that a collection's files
+//! exist exactly while the catalog names it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use uuid::Uuid;
+
+use crate::catalog::Catalog;
+use crate::collection::core::{Core, Event};
+use crate::db::Options;
+use crate::error::Result;
+use crate::graphs::GraphQueue;
+use crate::types::CollectionInfo;
+
+/// See the module docs.
+pub(crate) struct Registry {
+    pub(crate) root: PathBuf,
+    pub(crate) options: Options,
+    pub(crate) catalog: Mutex<Catalog>,
+    pub(crate) cores: Mutex<HashMap<Uuid, Arc<Core>>>,
+    graphs: GraphQueue,
+    /// Where collections report to the maintenance worker.
+    events: Option<Sender<Event>>,
+    /// Set when the store closes: nothing is opened any more.
+    pub(crate) closed: AtomicBool,
+}
+
+impl Registry {
+    pub(crate) fn new(
+        root: PathBuf,
+        options: Options,
+        catalog: Catalog,
+        graphs: GraphQueue,
+        events: Option<Sender<Event>>,
+    ) -> Registry {
+        Registry {
+            root,
+            options,
+            catalog: Mutex::new(catalog),
+            cores: Mutex::new(HashMap::new()),
+            graphs,
+            events,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn collection_dir(&self, id: Uuid) -> PathBuf {
+        self.root.join("collections").join(id.to_string())
+    }
+
+    /// Applies `f` to a copy of the catalog, stores it, then publishes it.
+    pub(crate) fn change_catalog<T>(&self, f: impl FnOnce(&mut Catalog) -> Result<T>) -> Result<T> {
+        let mut cat = self.catalog.lock();
+        let mut next = cat.clone();
+        let out = f(&mut next)?;
+        next.store(&self.root)?;
+        *cat = next;
+        Ok(out)
+    }
+
+    pub(crate) fn catalog_entry(&self, id: Uuid) -> Option<CollectionInfo> {
+        self.catalog.lock().get(id).cloned()
+    }
+
+    /// The entry with the collection's dimension, which its version (if
+    /// open) or its manifest holds; a collection whose manifest does not
+    /// record one yet (nothing flushed, or a store from before manifests
+    /// did) is opened to replay its WAL.
+    pub(crate) fn with_dimension(&self, mut info: CollectionInfo) -> CollectionInfo {
+        let open = self.cores.lock().get(&info.id).cloned();
+        info.dimension = match open {
+            Some(core) => core.version().dimension,
+            None => crate::catalog::manifest::Manifest::load(&self.collection_dir(info.id))
+                .ok()
+                .and_then(|m| m.dimension.map(|d| d as usize))
+                .or_else(|| self.core(&info).ok().and_then(|c| c.version().dimension)),
+        };
+        info
+    }
+
+    /// The open storage of a collection, opening it on first use.
+    pub(crate) fn core(&self, info: &CollectionInfo) -> Result<Arc<Core>> {
+        let mut cores = self.cores.lock();
+        if let Some(c) = cores.get(&info.id) {
+            return Ok(c.clone());
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(crate::error::Error::Internal("the store is closing".into()));
+        }
+        let events = self.events.clone();
+        let core = Arc::new(Core::open(
+            info.id,
+            self.collection_dir(info.id),
+            info.config.clone(),
+            self.options.memtable_bytes,
+            self.options.compaction.clone(),
+            self.graphs.ctx(info.id, info.config.hnsw.space),
+            events.clone(),
+        )?);
+        cores.insert(info.id, core.clone());
+        if let Some(tx) = events {
+            let _ = tx.send(Event::Opened(Arc::downgrade(&core)));
+        }
+        Ok(core)
+    }
+
+    /// Forgets a collection removed from the catalog and deletes its files.
+    pub(crate) fn drop_collection_files(&self, id: Uuid) -> Result<()> {
+        let core = self.cores.lock().remove(&id);
+        if let Some(core) = &core {
+            core.dropped.store(true, Ordering::SeqCst);
+            core.graphs.closed.store(true, Ordering::SeqCst);
+        }
+        // Wait for a running flush or compaction of it to finish.
+        let _one = core.as_ref().map(|c| c.compaction.lock());
+        let _guard = core.as_ref().map(|c| c.maintenance.lock());
+        crate::fs::remove_dir_all(&self.collection_dir(id))?;
+        crate::fs::sync_dir(&self.root.join("collections"))
+    }
+}
