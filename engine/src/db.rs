@@ -30,6 +30,7 @@ use crate::collection::core::Core;
 use crate::collection::Collection;
 use crate::compaction::Policy;
 use crate::error::{Error, Result};
+use crate::fs::Fs;
 use crate::graphs::GraphBuilder;
 use crate::registry::Registry;
 use crate::worker::{IdleFlush, Worker};
@@ -55,6 +56,9 @@ pub struct Options {
     /// With `background`, also flush a memtable that has had no write for
     /// a while (default: 1 s, at least 1 MiB); `None` turns it off.
     pub idle_flush: Option<IdleFlush>,
+    /// The file system every write goes through (default: the real one;
+    /// tests pass a [`crate::fs::FaultyFs`]).
+    pub fs: Arc<dyn Fs>,
 }
 
 impl Default for Options {
@@ -64,6 +68,7 @@ impl Default for Options {
             background: true,
             compaction: Policy::default(),
             idle_flush: Some(IdleFlush::default()),
+            fs: crate::fs::os(),
         }
     }
 }
@@ -108,7 +113,8 @@ impl Db {
     /// [`Db::open`] with explicit options.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         let root = path.as_ref().to_path_buf();
-        crate::fs::create_dir_all(&root)?;
+        let fs = options.fs.clone();
+        crate::fs::create_dir_all(&*fs, &root)?;
         let lock_path = root.join("LOCK");
         let lock = OpenOptions::new()
             .create(true)
@@ -134,17 +140,17 @@ impl Db {
         }
         let catalog = Catalog::load(&root)?;
         if !crate::fs::exists(&crate::catalog::path(&root))? {
-            catalog.store(&root)?;
+            catalog.store(&*fs, &root)?;
         }
         let cdir = root.join("collections");
-        crate::fs::create_dir_all(&cdir)?;
+        crate::fs::create_dir_all(&*fs, &cdir)?;
         // Remove directories of collections the catalog does not name.
         let known: std::collections::HashSet<Uuid> = catalog.collection_ids().into_iter().collect();
         for entry in std::fs::read_dir(&cdir).map_err(|e| Error::io(&cdir, e))? {
             let entry = entry.map_err(|e| Error::io(&cdir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if Uuid::parse_str(&name).map_or(true, |id| !known.contains(&id)) {
-                crate::fs::remove_dir_all(&entry.path())?;
+                crate::fs::remove_dir_all(&*fs, &entry.path())?;
             }
         }
         let worker = options
@@ -290,10 +296,11 @@ impl Db {
             log_position: 0,
             version: 0,
         };
-        Core::create_files(&self.inner.reg.collection_dir(info.id))?;
+        let fs = &*self.inner.reg.options.fs;
+        Core::create_files(fs, &self.inner.reg.collection_dir(info.id))?;
         let mut next = cat.clone();
         next.insert(info.clone());
-        next.store(&self.inner.reg.root)?;
+        next.store(fs, &self.inner.reg.root)?;
         *cat = next;
         Ok(info)
     }

@@ -66,6 +66,8 @@ pub struct GraphStatus {
 
 /// Per-collection graph counters, shared with queued jobs.
 pub(crate) struct GraphCtx {
+    /// Graph files are written through it.
+    pub(crate) fs: Arc<dyn crate::fs::Fs>,
     pub(crate) id: uuid::Uuid,
     pub(crate) space: Space,
     pub(crate) builds: AtomicU64,
@@ -179,8 +181,14 @@ pub(crate) struct GraphQueue {
 
 impl GraphQueue {
     /// A collection's context, feeding the builder.
-    pub(crate) fn ctx(&self, id: uuid::Uuid, space: Space) -> Arc<GraphCtx> {
+    pub(crate) fn ctx(
+        &self,
+        id: uuid::Uuid,
+        space: Space,
+        fs: Arc<dyn crate::fs::Fs>,
+    ) -> Arc<GraphCtx> {
         Arc::new(GraphCtx {
+            fs,
             id,
             space,
             builds: AtomicU64::new(0),
@@ -305,7 +313,7 @@ pub(crate) fn build_now(
     if cancel() || !crate::fs::exists(&seg.path)? {
         return Ok(());
     }
-    g.save(&gpath)?;
+    g.save_with(&*ctx.fs, &gpath)?;
     ctx.builds.fetch_add(1, Ordering::SeqCst);
     tracing::info!(
         collection = %ctx.id,

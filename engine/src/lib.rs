@@ -44,7 +44,7 @@ pub mod compaction;
 pub mod db;
 pub mod error;
 pub mod filter;
-mod fs;
+pub mod fs;
 mod graphs;
 pub mod index;
 mod memtable;

@@ -60,7 +60,7 @@ impl Registry {
         let mut cat = self.catalog.lock();
         let mut next = cat.clone();
         let out = f(&mut next)?;
-        next.store(&self.root)?;
+        next.store(&*self.options.fs, &self.root)?;
         *cat = next;
         Ok(out)
     }
@@ -96,12 +96,14 @@ impl Registry {
         }
         let events = self.events.clone();
         let core = Arc::new(Core::open(
+            self.options.fs.clone(),
             info.id,
             self.collection_dir(info.id),
             info.config.clone(),
             self.options.memtable_bytes,
             self.options.compaction.clone(),
-            self.graphs.ctx(info.id, info.config.hnsw.space),
+            self.graphs
+                .ctx(info.id, info.config.hnsw.space, self.options.fs.clone()),
             events.clone(),
         )?);
         cores.insert(info.id, core.clone());
@@ -121,7 +123,8 @@ impl Registry {
         // Wait for a running flush or compaction of it to finish.
         let _one = core.as_ref().map(|c| c.compaction.lock());
         let _guard = core.as_ref().map(|c| c.maintenance.lock());
-        crate::fs::remove_dir_all(&self.collection_dir(id))?;
-        crate::fs::sync_dir(&self.root.join("collections"))
+        let fs = &*self.options.fs;
+        crate::fs::remove_dir_all(fs, &self.collection_dir(id))?;
+        crate::fs::sync_dir(fs, &self.root.join("collections"))
     }
 }

@@ -153,6 +153,7 @@ fn run(steps: Vec<Step>) {
             ..compaction::Policy::default()
         },
         idle_flush: None,
+        ..Options::default()
     };
     let mut db = Db::open_with(dir.path(), opts()).unwrap();
     let cid = new_collection(&db, "model").info().id;

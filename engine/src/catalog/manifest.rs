@@ -37,9 +37,9 @@ pub(crate) fn path(dir: &Path) -> PathBuf {
 
 impl Manifest {
     /// Writes the manifest atomically.
-    pub(crate) fn store(&self, dir: &Path) -> Result<()> {
+    pub(crate) fn store(&self, fs: &dyn crate::fs::Fs, dir: &Path) -> Result<()> {
         let bytes = crate::codec::envelope(MAGIC, VERSION, &crate::codec::encode(self));
-        crate::fs::atomic_write(&path(dir), &bytes)
+        crate::fs::atomic_write(fs, &path(dir), &bytes)
     }
 
     /// Reads and checks the manifest.

@@ -104,7 +104,7 @@ impl Catalog {
     }
 
     /// Stores the catalog atomically.
-    pub(crate) fn store(&self, root: &Path) -> Result<()> {
+    pub(crate) fn store(&self, fs: &dyn crate::fs::Fs, root: &Path) -> Result<()> {
         let mut collections: Vec<CollectionInfo> = self.collections.values().cloned().collect();
         collections.sort_by_key(|c| c.id);
         let f = CatalogFile {
@@ -113,7 +113,7 @@ impl Catalog {
             collections,
         };
         let bytes = crate::codec::envelope(MAGIC, VERSION, &crate::codec::encode_json(&f));
-        crate::fs::atomic_write(&path(root), &bytes)
+        crate::fs::atomic_write(fs, &path(root), &bytes)
     }
 
     // -- tenants ------------------------------------------------------------

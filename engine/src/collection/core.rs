@@ -24,6 +24,7 @@ use uuid::Uuid;
 use super::version::{SegView, Version};
 use crate::catalog::manifest::Manifest;
 use crate::error::{Error, Result};
+use crate::fs::Fs;
 use crate::graphs::GraphCtx;
 use crate::memtable::{MemView, Memtable};
 use crate::segment::{self, Segment};
@@ -47,6 +48,8 @@ pub(crate) struct Writer {
 
 /// One open collection's storage.
 pub(crate) struct Core {
+    /// Every write goes through it.
+    pub(crate) fs: Arc<dyn Fs>,
     pub(crate) id: Uuid,
     pub(crate) dir: PathBuf,
     pub(crate) space: Space,
@@ -75,8 +78,8 @@ pub(crate) struct Core {
 
 impl Core {
     /// Creates the directory and empty manifest of a new collection.
-    pub(crate) fn create_files(dir: &Path) -> Result<()> {
-        crate::fs::create_dir_all(dir)?;
+    pub(crate) fn create_files(fs: &dyn Fs, dir: &Path) -> Result<()> {
+        crate::fs::create_dir_all(fs, dir)?;
         let m = Manifest {
             segments: Vec::new(),
             wal_start: 1,
@@ -84,9 +87,9 @@ impl Core {
             dimension: None,
             next_file_no: 2,
         };
-        m.store(dir)?;
+        m.store(fs, dir)?;
         if let Some(parent) = dir.parent() {
-            crate::fs::sync_dir(parent)?;
+            crate::fs::sync_dir(fs, parent)?;
         }
         Ok(())
     }
@@ -94,6 +97,7 @@ impl Core {
     /// Opens a collection directory: manifest, segments (header and
     /// records; vectors stay unread), WAL replay.
     pub(crate) fn open(
+        fs: Arc<dyn Fs>,
         id: Uuid,
         dir: PathBuf,
         config: CollectionConfig,
@@ -111,11 +115,11 @@ impl Core {
             let name = entry.file_name().to_string_lossy().into_owned();
             let p = entry.path();
             if name.ends_with(".tmp") {
-                crate::fs::remove_file(&p)?;
+                crate::fs::remove_file(&*fs, &p)?;
             } else if let Some(no) = wal::parse_name(&name) {
                 max_no = max_no.max(no);
                 if no < manifest.wal_start {
-                    crate::fs::remove_file(&p)?;
+                    crate::fs::remove_file(&*fs, &p)?;
                 } else {
                     wal_nos.push(no);
                 }
@@ -123,12 +127,12 @@ impl Core {
                 max_no = max_no.max(no);
                 if !manifest.segments.contains(&no) {
                     // Written by a flush or compaction that never published.
-                    crate::fs::remove_file(&p)?;
+                    crate::fs::remove_file(&*fs, &p)?;
                 }
             } else if let Some(no) = crate::graphs::parse_name(&name) {
                 if !manifest.segments.contains(&no) {
                     // The graph of a segment compacted away.
-                    crate::fs::remove_file(&p)?;
+                    crate::fs::remove_file(&*fs, &p)?;
                 }
             }
         }
@@ -160,7 +164,7 @@ impl Core {
         };
         let mut wal_len = 0;
         for &no in &wal_nos {
-            let replay = wal::reader::replay(&dir, no)?;
+            let replay = wal::reader::replay(&*fs, &dir, no)?;
             wal_len = replay.valid_len;
             for mut batch in replay.batches {
                 // Ops the segments already hold are skipped.
@@ -175,14 +179,15 @@ impl Core {
         }
         let next_file_no = manifest.next_file_no.max(max_no + 1);
         let wal = Arc::new(match wal_nos.last() {
-            Some(&no) => WalFile::open_append(&dir, no, wal_len)?,
-            None => WalFile::create(&dir, manifest.wal_start)?,
+            Some(&no) => WalFile::open_append(&*fs, &dir, no, wal_len)?,
+            None => WalFile::create(&*fs, &dir, manifest.wal_start)?,
         });
         for s in &version.segments {
             // Loaded (or, if missing or bad, rebuilt) in the background.
             graphs.request_load(&s.seg, &version.config.hnsw);
         }
         Ok(Core {
+            fs,
             id,
             dir,
             space: version.config.hnsw.space,

@@ -26,7 +26,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         // Create the next WAL generation without holding the writer lock
         // (it fsyncs), then swap it in together with the memtable.
         let no = core.alloc_file_no();
-        let new_wal = Arc::new(WalFile::create(&core.dir, no)?);
+        let new_wal = Arc::new(WalFile::create(&*core.fs, &core.dir, no)?);
         let mut w = core.writer.lock();
         w.wal = new_wal;
         let next = core.version().freeze(no);
@@ -54,6 +54,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         } else {
             let no = core.alloc_file_no();
             let s = segment::writer::write(
+                &*core.fs,
                 &core.dir,
                 no,
                 v.dimension.unwrap_or(0),
@@ -71,7 +72,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         next_manifest.last_seq = frozen.last_seq;
         next_manifest.dimension = v.dimension.map(|d| d as u64);
         next_manifest.next_file_no = core.next_file_no();
-        next_manifest.store(&core.dir)?;
+        next_manifest.store(&*core.fs, &core.dir)?;
         *manifest = next_manifest;
         let bytes = seg.as_ref().map_or(0, |s| s.seg.file_len());
         {
@@ -83,7 +84,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
             core.graphs.request_build(&s.seg, &v.config.hnsw);
         }
         for no in old_wal_start..frozen.next_wal {
-            crate::fs::remove_file(&wal::path(&core.dir, no))?;
+            crate::fs::remove_file(&*core.fs, &wal::path(&core.dir, no))?;
         }
         tracing::info!(
             collection = %core.id,
@@ -107,7 +108,7 @@ pub(crate) fn record_dimension(core: &Core, dim: usize) {
     let mut next = manifest.clone();
     next.dimension = Some(dim as u64);
     next.next_file_no = next.next_file_no.max(core.next_file_no());
-    match next.store(&core.dir) {
+    match next.store(&*core.fs, &core.dir) {
         Ok(()) => *manifest = next,
         Err(e) => {
             tracing::warn!(collection = %core.id, "could not record the dimension in the manifest: {e}")

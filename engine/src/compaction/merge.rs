@@ -74,6 +74,7 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
     } else {
         let no = core.alloc_file_no();
         let s = segment::writer::write(
+            &*core.fs,
             &core.dir,
             no,
             v.dimension.unwrap_or(0),
@@ -122,7 +123,7 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
         let mut next = manifest.clone();
         next.segments.splice(range.clone(), merged.iter().map(|m| m.seg.file_no));
         next.next_file_no = core.next_file_no();
-        next.store(&core.dir)?;
+        next.store(&*core.fs, &core.dir)?;
         *manifest = next;
         let w = core.writer.lock();
         let swapped = core
@@ -134,8 +135,8 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
         core.graphs.request_build(&m.seg, &v.config.hnsw);
     }
     for no in &old {
-        crate::fs::remove_file(&segment::path(&core.dir, *no))?;
-        crate::fs::remove_file(&crate::graphs::path(&core.dir, *no))?;
+        crate::fs::remove_file(&*core.fs, &segment::path(&core.dir, *no))?;
+        crate::fs::remove_file(&*core.fs, &crate::graphs::path(&core.dir, *no))?;
     }
     tracing::info!(
         collection = %core.id,

@@ -27,11 +27,10 @@
 //! Publication is atomic: the bytes go to `<file>.tmp`, which is fsynced,
 //! renamed over `<file>`, and the directory is fsynced.
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::fs::Fs;
 use crate::types::Space;
 
 use super::graph::{Graph, Layer};
@@ -247,48 +246,14 @@ pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<(Graph, GraphParams), 
     ))
 }
 
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|s| s.to_os_string())
-        .unwrap_or_default();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
-
 /// Writes `graph` to `path` atomically and durably (see the file comment).
-pub(crate) fn write(path: &Path, graph: &Graph, params: &GraphParams) -> Result<()> {
-    let bytes = encode(graph, params);
-    let tmp = temp_path(path);
-    let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    sync_dir(dir)
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<()> {
-    // Directories cannot be opened for fsync on this platform; the rename
-    // is made durable by the file system's own journal.
-    Ok(())
+pub(crate) fn write(fs: &dyn Fs, path: &Path, graph: &Graph, params: &GraphParams) -> Result<()> {
+    crate::fs::atomic_write(fs, path, &encode(graph, params))
 }
 
 /// Reads and checks the graph file at `path`.
 pub(crate) fn read(path: &Path) -> Result<(Graph, GraphParams)> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::fs::read(path)?;
     decode(&bytes).map_err(|detail| Error::corrupted(path, detail))
 }
 

@@ -303,13 +303,18 @@ impl SegmentGraph {
     /// Saves the index to `path` (write to a temp file, fsync, rename,
     /// fsync the directory; format in `graph_file.rs`).
     pub fn save(&self, path: &Path) -> Result<()> {
+        self.save_with(&crate::fs::OsFs, path)
+    }
+
+    /// [`SegmentGraph::save`] through the file system `fs`.
+    pub fn save_with(&self, fs: &dyn crate::fs::Fs, path: &Path) -> Result<()> {
         let params = GraphParams {
             dim: self.dim as u32,
             space: self.space,
             max_neighbors: self.max_neighbors as u32,
             ef_construction: self.ef_construction as u32,
         };
-        graph_file::write(path, &self.graph, &params)
+        graph_file::write(fs, path, &self.graph, &params)
     }
 
     /// Loads the index saved at `path` for the segment whose column is

@@ -267,7 +267,7 @@ mod tests {
             })
             .collect();
         let seg =
-            super::super::writer::write(dir.path(), 1, dim, recs.iter().collect(), vec![]).unwrap();
+            super::super::writer::write(&crate::fs::OsFs, dir.path(), 1, dim, recs.iter().collect(), vec![]).unwrap();
         let col = seg.column().unwrap();
         let mut row = vec![0.0f32; dim];
         for r in 0..50u32 {

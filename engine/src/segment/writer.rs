@@ -2,18 +2,19 @@
 //! section, then the real header; written to a temp name, fsynced, renamed
 //! into place and the directory fsynced.
 
-use std::fs::OpenOptions;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use super::records::SegmentRecordsRef;
 use super::{Header, Segment, HEADER_LEN};
 use crate::error::{Error, Result};
+use crate::fs::{Fs, WriteFile};
 use crate::record::StoredRecord;
 
 /// Writes segment `file_no` holding `records` (sorted by order key here)
 /// and `tombstones`, and opens it.
 pub(crate) fn write(
+    fs: &dyn Fs,
     dir: &Path,
     file_no: u64,
     dim: usize,
@@ -22,15 +23,10 @@ pub(crate) fn write(
 ) -> Result<Segment> {
     records.sort_by_key(|r| r.order);
     let path = super::path(dir, file_no);
-    let tmp = path.with_extension("tmp");
+    let tmp = crate::fs::temp_path(&path);
     let io = |e| Error::io(&tmp, e);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&tmp)
-        .map_err(io)?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let file = fs.create(&tmp).map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 20, Appender(&*file));
     w.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
     let mut vcrc = crc32fast::Hasher::new();
     for r in &records {
@@ -65,14 +61,26 @@ pub(crate) fn write(
         vectors_crc: vcrc.finalize(),
         records_crc: crc32fast::hash(&recs),
     };
-    w.seek(SeekFrom::Start(0)).map_err(io)?;
-    w.write_all(&header.encode()).map_err(io)?;
-    let file = w
-        .into_inner()
-        .map_err(|e| Error::io(&tmp, e.into_error()))?;
+    w.flush().map_err(io)?;
+    drop(w);
+    file.write_at(&header.encode(), 0).map_err(io)?;
     file.sync_all().map_err(io)?;
     drop(file);
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    crate::fs::sync_dir(dir)?;
+    fs.rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    crate::fs::sync_dir(fs, dir)?;
     Segment::open(dir, file_no)
+}
+
+/// `std::io::Write` over a [`WriteFile`], for `BufWriter`.
+struct Appender<'a>(&'a dyn WriteFile);
+
+impl Write for Appender<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

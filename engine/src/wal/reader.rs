@@ -1,10 +1,10 @@
 //! Reading a WAL generation back at recovery, truncating a bad tail.
 
-use std::fs::OpenOptions;
 use std::path::Path;
 
 use crate::codec::{self, Frame};
 use crate::error::{Error, Result};
+use crate::fs::Fs;
 use crate::record::WalBatch;
 
 /// What replaying one WAL file produced.
@@ -50,7 +50,7 @@ pub(crate) fn parse(
 }
 
 /// Reads generation `no`, truncating (and fsyncing) a torn or corrupt tail.
-pub(crate) fn replay(dir: &Path, no: u64) -> Result<Replay> {
+pub(crate) fn replay(fs: &dyn Fs, dir: &Path, no: u64) -> Result<Replay> {
     let path = super::path(dir, no);
     let bytes = crate::fs::read(&path)?;
     let (batches, valid, bad) = parse(&bytes).map_err(|d| Error::corrupted(&path, d))?;
@@ -61,15 +61,10 @@ pub(crate) fn replay(dir: &Path, no: u64) -> Result<Replay> {
             discarded_bytes = bytes.len() - valid,
             "WAL tail is torn or corrupt ({why}); truncating it"
         );
-        let f = OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
         if valid == 0 {
             // Rewrite a torn header.
-            use std::io::Write;
-            f.set_len(0).map_err(|e| Error::io(&path, e))?;
-            (&f).write_all(&super::header())
+            let f = fs.create(&path).map_err(|e| Error::io(&path, e))?;
+            f.write_all(&super::header())
                 .map_err(|e| Error::io(&path, e))?;
             f.sync_all().map_err(|e| Error::io(&path, e))?;
             return Ok(Replay {
@@ -77,8 +72,8 @@ pub(crate) fn replay(dir: &Path, no: u64) -> Result<Replay> {
                 valid_len: super::WAL_HEADER_LEN as u64,
             });
         }
-        f.set_len(valid as u64).map_err(|e| Error::io(&path, e))?;
-        f.sync_all().map_err(|e| Error::io(&path, e))?;
+        fs.truncate(&path, valid as u64)
+            .map_err(|e| Error::io(&path, e))?;
     }
     Ok(Replay {
         batches,

@@ -6,19 +6,18 @@
 //! far, so writers queued behind it usually find their bytes already durable
 //! and return without an fsync of their own.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
 use crate::error::{Error, Result};
+use crate::fs::{Fs, WriteFile};
 
 /// An open WAL generation.
 pub(crate) struct WalFile {
     path: PathBuf,
-    file: File,
+    file: Box<dyn WriteFile>,
     /// Bytes written (header included).
     written: AtomicU64,
     /// Bytes known durable; the mutex also serialises fsyncs.
@@ -28,18 +27,13 @@ pub(crate) struct WalFile {
 impl WalFile {
     /// Creates a new, empty generation (header written and fsynced, the
     /// directory fsynced).
-    pub(crate) fn create(dir: &Path, no: u64) -> Result<WalFile> {
+    pub(crate) fn create(fs: &dyn Fs, dir: &Path, no: u64) -> Result<WalFile> {
         let path = super::path(dir, no);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file = fs.create(&path).map_err(|e| Error::io(&path, e))?;
         file.write_all(&super::header())
             .map_err(|e| Error::io(&path, e))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
-        crate::fs::sync_dir(dir)?;
+        crate::fs::sync_dir(fs, dir)?;
         let len = super::WAL_HEADER_LEN as u64;
         Ok(WalFile {
             path,
@@ -51,12 +45,9 @@ impl WalFile {
 
     /// Opens an existing generation for appending at `len` (its valid length,
     /// after recovery truncated any bad tail).
-    pub(crate) fn open_append(dir: &Path, no: u64, len: u64) -> Result<WalFile> {
+    pub(crate) fn open_append(fs: &dyn Fs, dir: &Path, no: u64, len: u64) -> Result<WalFile> {
         let path = super::path(dir, no);
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file = fs.append(&path).map_err(|e| Error::io(&path, e))?;
         Ok(WalFile {
             path,
             file,
@@ -67,7 +58,7 @@ impl WalFile {
 
     /// Writes one frame (no fsync); returns the end offset to pass to `sync_to`.
     pub(crate) fn append(&self, frame: &[u8]) -> Result<u64> {
-        (&self.file)
+        self.file
             .write_all(frame)
             .map_err(|e| Error::io(&self.path, e))?;
         Ok(self.written.fetch_add(frame.len() as u64, Ordering::SeqCst) + frame.len() as u64)
