@@ -16,8 +16,8 @@ use bincode::de::{Decode, Decoder};
 use bincode::enc::{Encode, Encoder};
 use bincode::error::{DecodeError, EncodeError};
 
+use crate::metadata::MetadataValue;
 use crate::record::WalBatch;
-use crate::types::MetadataValue;
 
 /// bincode configuration for encoding: varint integers, little endian.
 const CONFIG: bincode::config::Configuration = bincode::config::standard();

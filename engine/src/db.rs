@@ -28,50 +28,14 @@ use uuid::Uuid;
 use crate::catalog::Catalog;
 use crate::collection::core::Core;
 use crate::collection::Collection;
-use crate::compaction::Policy;
 use crate::error::{Error, Result};
-use crate::fs::Fs;
 use crate::graphs::GraphBuilder;
 use crate::registry::Registry;
-use crate::worker::{IdleFlush, Worker};
 use crate::types::{CollectionInfo, CollectionSpec, ConfigUpdate, Database, Metadata, Tenant};
+use crate::worker::Worker;
 
-/// The tenant that always exists.
-pub const DEFAULT_TENANT: &str = "default_tenant";
-/// The database that always exists in [`DEFAULT_TENANT`] (id: the nil UUID).
-pub const DEFAULT_DATABASE: &str = "default_database";
-
-/// Tuning knobs for [`Db::open_with`]; [`Options::default`] suits a server.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Flush a collection's memtable to a segment once it holds about this
-    /// many bytes (default 16 MiB: about 10,000 384-d records). Queries scan
-    /// the memtable exactly, so it is kept small.
-    pub memtable_bytes: usize,
-    /// Flush and compact on a background thread (default). When false, a
-    /// write that crosses the threshold flushes before it returns.
-    pub background: bool,
-    /// When to merge segments.
-    pub compaction: Policy,
-    /// With `background`, also flush a memtable that has had no write for
-    /// a while (default: 1 s, at least 1 MiB); `None` turns it off.
-    pub idle_flush: Option<IdleFlush>,
-    /// The file system every write goes through (default: the real one;
-    /// tests pass a [`crate::fs::FaultyFs`]).
-    pub fs: Arc<dyn Fs>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            memtable_bytes: 16 << 20,
-            background: true,
-            compaction: Policy::default(),
-            idle_flush: Some(IdleFlush::default()),
-            fs: crate::fs::os(),
-        }
-    }
-}
+pub use crate::catalog::{DEFAULT_DATABASE, DEFAULT_TENANT};
+pub use crate::options::Options;
 
 /// Shared state behind every `Db` clone.
 pub(crate) struct DbInner {
@@ -164,7 +128,10 @@ impl Db {
             graph_builder.queue(),
             worker.as_ref().and_then(Worker::sender),
         ));
-        let opener = worker.is_some().then(|| open_all_in_background(&reg)).flatten();
+        let opener = worker
+            .is_some()
+            .then(|| open_all_in_background(&reg))
+            .flatten();
         Ok(Db {
             inner: Arc::new(DbInner {
                 reg,
@@ -238,7 +205,8 @@ impl Db {
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Database>> {
-        Ok(self.inner
+        Ok(self
+            .inner
             .reg
             .catalog
             .lock()
@@ -262,7 +230,8 @@ impl Db {
 
     /// Deletes a database and all its collections; NotFound `Database [NAME] not found`.
     pub fn delete_database(&self, tenant: &str, name: &str) -> Result<()> {
-        let ids = self.inner
+        let ids = self
+            .inner
             .reg
             .change_catalog(|c| c.delete_database(tenant, name))?;
         for id in ids {
@@ -334,7 +303,8 @@ impl Db {
         database: &str,
         name: &str,
     ) -> Result<CollectionInfo> {
-        let found = self.inner
+        let found = self
+            .inner
             .reg
             .catalog
             .lock()
@@ -379,18 +349,17 @@ impl Db {
 
     /// Deletes a collection by name and frees its files.
     pub fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()> {
-        let id =
-            self.inner
-                .reg
-                .change_catalog(|c| match c.find(tenant, database, name).map(|i| i.id) {
-                    Some(id) => {
-                        c.remove(id);
-                        Ok(id)
-                    }
-                    None => Err(Error::NotFound(format!(
-                        "Collection [{name}] does not exist"
-                    ))),
-                })?;
+        let id = self.inner.reg.change_catalog(|c| {
+            match c.find(tenant, database, name).map(|i| i.id) {
+                Some(id) => {
+                    c.remove(id);
+                    Ok(id)
+                }
+                None => Err(Error::NotFound(format!(
+                    "Collection [{name}] does not exist"
+                ))),
+            }
+        })?;
         self.inner.reg.drop_collection_files(id)
     }
 
@@ -430,7 +399,9 @@ fn open_all_in_background(reg: &Arc<Registry>) -> Option<std::thread::JoinHandle
                 if reg.closed.load(Ordering::SeqCst) {
                     return;
                 }
-                let Some(info) = reg.catalog_entry(id) else { continue };
+                let Some(info) = reg.catalog_entry(id) else {
+                    continue;
+                };
                 if let Err(e) = reg.core(&info) {
                     tracing::error!(collection = %id, "could not open the collection: {e}");
                 }
@@ -439,7 +410,9 @@ fn open_all_in_background(reg: &Arc<Registry>) -> Option<std::thread::JoinHandle
     match spawned {
         Ok(h) => Some(h),
         Err(e) => {
-            tracing::warn!("could not start the background open ({e}); collections open on first use");
+            tracing::warn!(
+                "could not start the background open ({e}); collections open on first use"
+            );
             None
         }
     }

@@ -140,14 +140,17 @@ impl GraphBuilder {
         let stop2 = stop.clone();
         let handle = std::thread::Builder::new()
             .name("chromite-graphs".into())
-            .spawn(move || loop {
-                if stop2.load(Ordering::SeqCst) {
-                    return;
-                }
-                match rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(job) => run(job, &stop2),
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return,
+            .spawn(move || {
+                crate::os::lower_thread_priority();
+                loop {
+                    if stop2.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    match rx.recv_timeout(Duration::from_millis(50)) {
+                        Ok(job) => run(job, &stop2),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
                 }
             });
         let handle = match handle {

@@ -40,7 +40,6 @@
 mod catalog;
 mod codec;
 pub mod collection;
-pub mod compaction;
 pub mod db;
 pub mod error;
 pub mod filter;
@@ -49,6 +48,7 @@ mod graphs;
 pub mod index;
 mod memtable;
 mod metadata;
+mod options;
 mod os;
 mod record;
 mod registry;
@@ -58,14 +58,16 @@ mod wal;
 mod worker;
 
 pub use catalog::names;
+pub use collection::compaction;
+pub use collection::stall::WriteStall;
 pub use collection::validate;
 pub use collection::Collection;
 pub use db::{Db, Options, DEFAULT_DATABASE, DEFAULT_TENANT};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Where, WhereDocument};
 pub use graphs::GraphStatus;
-pub use worker::IdleFlush;
 pub use types::*;
+pub use worker::IdleFlush;
 
 #[doc(hidden)]
 pub mod fuzzing;

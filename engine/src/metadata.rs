@@ -15,7 +15,31 @@ use bincode::error::{DecodeError, EncodeError};
 use bincode::{BorrowDecode, Decode, Encode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::types::MetadataValue;
+/// A metadata value: Chroma's scalar types and non-empty homogeneous arrays.
+///
+/// In JSON an integer literal is an [`MetadataValue::Int`] and a literal with a
+/// fraction or exponent a [`MetadataValue::Float`]; filters compare the two
+/// numerically, but `bool` is never equal to a number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MetadataValue {
+    /// `true` / `false`.
+    Bool(bool),
+    /// A 64-bit signed integer.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// An array of booleans.
+    BoolArray(Vec<bool>),
+    /// An array of integers.
+    IntArray(Vec<i64>),
+    /// An array of floats.
+    FloatArray(Vec<f64>),
+    /// An array of strings.
+    StrArray(Vec<String>),
+}
 
 /// A record's or collection's metadata, keys sorted and unique.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -14,9 +14,9 @@ use uuid::Uuid;
 
 use crate::catalog::Catalog;
 use crate::collection::core::{Core, Event};
-use crate::db::Options;
 use crate::error::Result;
 use crate::graphs::GraphQueue;
+use crate::options::Options;
 use crate::types::CollectionInfo;
 
 /// See the module docs.
@@ -102,6 +102,10 @@ impl Registry {
             info.config.clone(),
             self.options.memtable_bytes,
             self.options.compaction.clone(),
+            self.options
+                .write_stall
+                .clone()
+                .filter(|_| self.events.is_some()),
             self.graphs
                 .ctx(info.id, info.config.hnsw.space, self.options.fs.clone()),
             events.clone(),

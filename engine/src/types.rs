@@ -12,33 +12,7 @@ use crate::filter::{Where, WhereDocument};
 /// A record id, as the user gave it (any non-empty string).
 pub type RecordId = String;
 
-/// A metadata value: Chroma's scalar types and non-empty homogeneous arrays.
-///
-/// In JSON an integer literal is an [`MetadataValue::Int`] and a literal with a
-/// fraction or exponent a [`MetadataValue::Float`]; filters compare the two
-/// numerically, but `bool` is never equal to a number.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MetadataValue {
-    /// `true` / `false`.
-    Bool(bool),
-    /// A 64-bit signed integer.
-    Int(i64),
-    /// A 64-bit float.
-    Float(f64),
-    /// A string.
-    Str(String),
-    /// An array of booleans.
-    BoolArray(Vec<bool>),
-    /// An array of integers.
-    IntArray(Vec<i64>),
-    /// An array of floats.
-    FloatArray(Vec<f64>),
-    /// An array of strings.
-    StrArray(Vec<String>),
-}
-
-pub use crate::metadata::Metadata;
+pub use crate::metadata::{Metadata, MetadataValue};
 
 /// Metadata sent with a write: `None` deletes the key on update/upsert and
 /// means "no key" on add.

@@ -76,6 +76,9 @@ impl Worker {
         let compactor = std::thread::Builder::new()
             .name("chromite-compaction".into())
             .spawn(move || {
+                // Merges yield to requests; writers wait (the write
+                // stall) when they fall too far behind.
+                crate::os::lower_thread_priority();
                 while let Ok(w) = crx.recv() {
                     let Some(core) = w.upgrade() else { continue };
                     core.compaction_queued.store(false, Ordering::SeqCst);
@@ -116,7 +119,10 @@ impl Drop for Worker {
         // The flush thread ends when its channel closes, and drops the
         // compaction thread's channel, which then ends too.
         self.tx.take();
-        for h in [self.flusher.take(), self.compactor.take()].into_iter().flatten() {
+        for h in [self.flusher.take(), self.compactor.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = h.join();
         }
     }
@@ -141,12 +147,16 @@ fn run(
         match rx.recv_timeout(tick) {
             Ok(Event::Wrote(w)) => {
                 let Some(core) = w.upgrade() else { continue };
-                watched
+                let entry = watched
                     .entry(Arc::as_ptr(&core) as usize)
                     .or_insert_with(|| Watched {
                         core: w.clone(),
                         maintained_at: Some(0),
                     });
+                if entry.core.strong_count() == 0 {
+                    // A dropped collection's address, reused.
+                    entry.core = w.clone();
+                }
                 if core.wants_flush() {
                     guarded(&core, panics, "flush", || flush::flush_logged(&core));
                     request_compaction(compactor, &core);
@@ -169,7 +179,9 @@ fn run(
         let Some(idle) = &idle else { continue };
         watched.retain(|_, w| w.core.strong_count() > 0);
         for w in watched.values_mut() {
-            let Some(core) = w.core.upgrade() else { continue };
+            let Some(core) = w.core.upgrade() else {
+                continue;
+            };
             let last = core.last_write_ms.load(Ordering::SeqCst);
             let quiet = now_ms().saturating_sub(last) >= idle.after.as_millis() as u64;
             if !quiet || w.maintained_at == Some(last) {

@@ -152,7 +152,9 @@ fn flipped_byte_in_segment_records_or_header_is_reported() {
         // and the rest of the store keeps serving.
         let db = open(dir.path());
         expect_corrupted(db.collection(id).err().unwrap(), &seg);
-        assert!(db.list_collections(DEFAULT_TENANT, DEFAULT_DATABASE, None, 0).is_ok());
+        assert!(db
+            .list_collections(DEFAULT_TENANT, DEFAULT_DATABASE, None, 0)
+            .is_ok());
     }
     fs::write(&seg, &original).unwrap();
     flip(&seg, |_| 13); // header (dimension)

@@ -176,7 +176,11 @@ fn check(fault: Fault) -> (u64, u64) {
         if let Ok(info) = created {
             id = Some(info.id);
             // Opening it creates its first WAL generation: that may fail too.
-            let ops = if db.collection(info.id).is_ok() { script() } else { Vec::new() };
+            let ops = if db.collection(info.id).is_ok() {
+                script()
+            } else {
+                Vec::new()
+            };
             let c = db.collection(info.id);
             for op in ops {
                 let Ok(c) = &c else { break };

@@ -70,7 +70,10 @@ fn a_fragmented_store_is_compacted_after_opening_without_a_request() {
                 break;
             }
         }
-        assert!(Instant::now() < until, "not compacted in a minute: {stats:?}");
+        assert!(
+            Instant::now() < until,
+            "not compacted in a minute: {stats:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // The data is intact: every id holds its last round's vector.
@@ -84,4 +87,48 @@ fn a_fragmented_store_is_compacted_after_opening_without_a_request() {
     assert_eq!(got.ids.len(), 200);
     assert!(got.embeddings.unwrap().iter().all(|e| e[0] == 11.0));
     assert_eq!(db.maintenance_panics(), 0);
+}
+
+#[test]
+fn writes_wait_for_compaction_instead_of_piling_up_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let stall = WriteStall {
+        max_segments: 5,
+        ..WriteStall::default()
+    };
+    let db = Db::open_with(
+        dir.path(),
+        Options {
+            // Every few writes flush, far faster than merges finish.
+            memtable_bytes: 4 << 10,
+            compaction: compaction::Policy {
+                trigger: 3,
+                max_merge: 3,
+                vacuum_percent: 20,
+            },
+            write_stall: Some(stall.clone()),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let c = new_collection(&db, "stall");
+    let mut most = 0;
+    for i in 0..300u32 {
+        c.upsert(RecordBatch {
+            ids: (0..20)
+                .map(|j| format!("id{}", (i * 20 + j) % 1000))
+                .collect(),
+            embeddings: Some(vec![vec![i as f32; 32]; 20]),
+            ..Default::default()
+        })
+        .unwrap();
+        most = most.max(c.segment_count());
+    }
+    // A flush may land between a writer's check and its write.
+    assert!(
+        most <= stall.max_segments + 1,
+        "{most} segments with a stall at {}",
+        stall.max_segments
+    );
+    assert_eq!(c.count().unwrap(), 1000);
 }

@@ -25,7 +25,10 @@ fn write_group(c: &Collection, g: usize, v: f32) {
         ids: group_ids(g),
         embeddings: Some(vec![vec![v, g as f32, 1.0]; PER_GROUP]),
         metadatas: Some(vec![
-            Some(upd(&[("v", Some(MetadataValue::Float(v as f64)))]));
+            Some(upd(&[(
+                "v",
+                Some(MetadataValue::Float(v as f64))
+            )]));
             PER_GROUP
         ]),
         ..Default::default()
@@ -136,7 +139,10 @@ fn readers_never_see_half_a_write_while_segments_are_swapped() {
     }
     stop.store(true, Ordering::Relaxed);
     let written: u32 = writers.into_iter().map(|w| w.join().unwrap()).sum();
-    assert!(reads > 10 && written > 50, "{reads} reads, {written} writes");
+    assert!(
+        reads > 10 && written > 50,
+        "{reads} reads, {written} writes"
+    );
     assert!(c.segment_count() >= 1, "no flush happened");
     assert_eq!(c.count().unwrap(), GROUPS * PER_GROUP);
 }
@@ -146,8 +152,11 @@ fn an_update_giving_some_records_new_embeddings_is_one_write() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     let c = new_collection(&db, "upd");
-    c.add(batch(&["a", "b", "c"], &[&[1.0, 0.0], &[2.0, 0.0], &[3.0, 0.0]]))
-        .unwrap();
+    c.add(batch(
+        &["a", "b", "c"],
+        &[&[1.0, 0.0], &[2.0, 0.0], &[3.0, 0.0]],
+    ))
+    .unwrap();
     c.update(UpdateBatch {
         ids: vec!["a".into(), "b".into(), "missing".into()],
         embeddings: Some(vec![Some(vec![9.0, 9.0]), None, Some(vec![5.0, 5.0])]),

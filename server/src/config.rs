@@ -160,6 +160,9 @@ mod tests {
     #[test]
     fn library_chatter_stays_below_info() {
         assert_eq!(super::log_filter("info"), "info,hnsw_rs=warn");
-        assert_eq!(super::log_filter("debug,hnsw_rs=info"), "debug,hnsw_rs=info");
+        assert_eq!(
+            super::log_filter("debug,hnsw_rs=info"),
+            "debug,hnsw_rs=info"
+        );
     }
 }

@@ -87,7 +87,11 @@ pub struct StoreGauges {
     /// Records in the default tenant's collections.
     pub records: usize,
     /// Storage gauges of every open collection: id, name, gauges.
-    pub storage: Vec<(String, String, chromite_engine::collection::stats::CollectionStats)>,
+    pub storage: Vec<(
+        String,
+        String,
+        chromite_engine::collection::stats::CollectionStats,
+    )>,
     /// Background tasks that panicked (each logged; the worker went on).
     pub maintenance_panics: u64,
 }
@@ -100,12 +104,36 @@ type StorageGauge = (
 );
 
 const STORAGE_GAUGES: [StorageGauge; 6] = [
-    ("chromite_collection_segments", "Segment files of an open collection.", |s| s.segments as u64),
-    ("chromite_collection_unindexed_rows", "Live records no graph indexes yet (memtables and segments whose graph is pending).", |s| s.unindexed_rows as u64),
-    ("chromite_collection_pending_graph_builds", "Graph builds and loads queued or running for a collection.", |s| s.pending_builds),
-    ("chromite_collection_disk_bytes", "Bytes of every file in a collection's directory.", |s| s.disk_bytes),
-    ("chromite_collection_live_bytes", "Bytes on disk that hold live data (what a full compaction would keep).", |s| s.live_bytes),
-    ("chromite_collection_records", "Live records of an open collection.", |s| s.records as u64),
+    (
+        "chromite_collection_segments",
+        "Segment files of an open collection.",
+        |s| s.segments as u64,
+    ),
+    (
+        "chromite_collection_unindexed_rows",
+        "Live records no graph indexes yet (memtables and segments whose graph is pending).",
+        |s| s.unindexed_rows as u64,
+    ),
+    (
+        "chromite_collection_pending_graph_builds",
+        "Graph builds and loads queued or running for a collection.",
+        |s| s.pending_builds,
+    ),
+    (
+        "chromite_collection_disk_bytes",
+        "Bytes of every file in a collection's directory.",
+        |s| s.disk_bytes,
+    ),
+    (
+        "chromite_collection_live_bytes",
+        "Bytes on disk that hold live data (what a full compaction would keep).",
+        |s| s.live_bytes,
+    ),
+    (
+        "chromite_collection_records",
+        "Live records of an open collection.",
+        |s| s.records as u64,
+    ),
 ];
 
 impl Metrics {

@@ -232,6 +232,26 @@ async fn metrics_count_requests_per_route() {
     assert!(text.contains("chromite_records_total{op=\"add\"} 1"));
     assert!(text.contains("chromite_collections 1"), "{text}");
     assert!(text.contains("chromite_records 1"), "{text}");
+    // Storage gauges of the open collection: one record, still in the
+    // memtable (unindexed), no segment yet, nothing broken.
+    let label = format!("{{collection=\"{id}\",name=\"metrics-col\"}}");
+    for (gauge, value) in [
+        ("chromite_collection_segments", "0"),
+        ("chromite_collection_unindexed_rows", "1"),
+        ("chromite_collection_pending_graph_builds", "0"),
+        ("chromite_collection_records", "1"),
+    ] {
+        assert!(
+            text.contains(&format!("{gauge}{label} {value}")),
+            "{gauge}: {text}"
+        );
+    }
+    assert!(text.contains(&format!("chromite_collection_disk_bytes{label} ")));
+    assert!(text.contains(&format!("chromite_collection_live_bytes{label} ")));
+    assert!(
+        text.contains("chromite_maintenance_panics_total 0"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -17,9 +17,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::{DEFAULT_DATABASE, DEFAULT_TENANT};
 use crate::error::{Error, Result};
 use crate::types::{CollectionInfo, CollectionSpec, ConfigUpdate, Database, Metadata};
+
+/// The tenant that always exists.
+pub const DEFAULT_TENANT: &str = "default_tenant";
+/// The database that always exists in [`DEFAULT_TENANT`] (id: the nil UUID).
+pub const DEFAULT_DATABASE: &str = "default_database";
 
 const MAGIC: &[u8; 8] = b"CHRMCAT1";
 const VERSION: u32 = 1;
@@ -96,7 +100,15 @@ impl Catalog {
             collections: f
                 .collections
                 .into_iter()
-                .map(|c| (c.id, CollectionInfo { dimension: None, ..c }))
+                .map(|c| {
+                    (
+                        c.id,
+                        CollectionInfo {
+                            dimension: None,
+                            ..c
+                        },
+                    )
+                })
                 .collect(),
         };
         c.ensure_defaults();

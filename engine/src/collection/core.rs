@@ -67,8 +67,10 @@ pub(crate) struct Core {
     pub(crate) compaction: Mutex<()>,
     pub(crate) memtable_limit: usize,
     /// When to merge segments.
-    pub(crate) policy: crate::compaction::Policy,
-    /// When the last write was applied ([`crate::flush::now_ms`]).
+    pub(crate) policy: crate::collection::compaction::Policy,
+    /// When writers wait for background work (`None`: never).
+    pub(crate) stall: Option<crate::collection::stall::WriteStall>,
+    /// When the last write was applied ([`super::flush::now_ms`]).
     pub(crate) last_write_ms: AtomicU64,
     /// Graph counters and the builder's queue.
     pub(crate) graphs: Arc<GraphCtx>,
@@ -102,7 +104,8 @@ impl Core {
         dir: PathBuf,
         config: CollectionConfig,
         memtable_limit: usize,
-        policy: crate::compaction::Policy,
+        policy: crate::collection::compaction::Policy,
+        stall: Option<crate::collection::stall::WriteStall>,
         graphs: Arc<GraphCtx>,
         events: Option<std::sync::mpsc::Sender<Event>>,
     ) -> Result<Core> {
@@ -141,9 +144,8 @@ impl Core {
         for &no in &manifest.segments {
             segments.push(SegView::new(Arc::new(Segment::open(&dir, no)?))?);
         }
-        let masks = crate::compaction::segment_masks(
-            &segments.iter().map(|s| &*s.recs).collect::<Vec<_>>(),
-        );
+        let masks =
+            super::version::segment_masks(&segments.iter().map(|s| &*s.recs).collect::<Vec<_>>());
         for (s, m) in segments.iter_mut().zip(masks) {
             s.mask = m;
         }
@@ -201,6 +203,7 @@ impl Core {
             compaction: Mutex::new(()),
             memtable_limit,
             policy,
+            stall,
             last_write_ms: AtomicU64::new(0),
             graphs,
             events,
@@ -275,6 +278,41 @@ impl Core {
             builds: self.graphs.builds.load(Ordering::SeqCst),
             loads: self.graphs.loads.load(Ordering::SeqCst),
             rejected: self.graphs.rejected.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Holds a writer while background work is behind (see
+    /// [`crate::collection::stall::WriteStall`]); returns how long it waited.
+    pub(crate) fn wait_for_background(&self) -> std::time::Duration {
+        let Some(stall) = &self.stall else {
+            return std::time::Duration::ZERO;
+        };
+        let started = std::time::Instant::now();
+        loop {
+            let v = self.version();
+            let unindexed = || -> usize {
+                v.segments
+                    .iter()
+                    .filter(|s| crate::graphs::wants_graph(&s.seg) && s.seg.graph().is_none())
+                    .map(|s| s.seg.rows() - s.mask.ones())
+                    .sum()
+            };
+            let behind = stall
+                .max_unindexed_rows
+                .is_some_and(|max| unindexed() > max)
+                || v.segments.len() >= stall.max_segments
+                || v.frozen.len() >= stall.max_frozen
+                || v.active.mem.approx_bytes() >= 4 * self.memtable_limit.max(1);
+            let waited = started.elapsed();
+            if !behind
+                || waited >= stall.max_wait
+                || self.dropped.load(Ordering::SeqCst)
+                || self.graphs.should_stop()
+            {
+                return waited;
+            }
+            drop(v);
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
 

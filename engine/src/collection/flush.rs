@@ -132,7 +132,7 @@ pub(crate) fn flush_logged(core: &Core) {
 
 /// A background compaction by the collection's policy, errors logged.
 pub(crate) fn compact(core: &Core) {
-    if let Err(e) = crate::compaction::merge::compact_by_policy(core, &core.policy) {
+    if let Err(e) = crate::collection::compaction::merge::compact_by_policy(core, &core.policy) {
         tracing::error!(collection = %core.id, "background compaction failed: {e}");
     }
 }

@@ -12,9 +12,11 @@
 //! Chroma's semantics (`chroma-api.md` §5): `get` returns first-insertion
 //! order; the dimension is fixed by the first write.
 
+pub mod compaction;
 pub(crate) mod core;
 pub(crate) mod flush;
 mod search;
+pub mod stall;
 pub mod stats;
 pub mod validate;
 pub(crate) mod version;
@@ -132,7 +134,11 @@ impl Collection {
             );
         }
         if inc.documents {
-            out.documents = Some(locs.iter().map(|&l| v.document(l).map(str::to_string)).collect());
+            out.documents = Some(
+                locs.iter()
+                    .map(|&l| v.document(l).map(str::to_string))
+                    .collect(),
+            );
         }
         if inc.metadatas {
             out.metadatas = Some(locs.iter().map(|&l| v.metadata(l).cloned()).collect());
@@ -209,7 +215,7 @@ impl Collection {
     /// Merges all segments into one, dropping deleted and overwritten
     /// records so their disk space comes back.
     pub fn compact(&self) -> Result<()> {
-        crate::compaction::merge::compact_all(&self.core)
+        crate::collection::compaction::merge::compact_all(&self.core)
     }
 
     /// Flushes the memtable, then compacts and vacuums as the store's
@@ -217,7 +223,7 @@ impl Collection {
     /// passes the memtable threshold, run now.
     pub fn maintain(&self) -> Result<()> {
         flush::flush(&self.core)?;
-        crate::compaction::merge::compact_by_policy(&self.core, &self.core.policy)
+        crate::collection::compaction::merge::compact_by_policy(&self.core, &self.core.policy)
     }
 
     /// The state of the segments' HNSW graphs (for tests and tools).
@@ -281,9 +287,7 @@ impl Collection {
             Some(tx) => {
                 let _ = tx.send(Event::Wrote(Arc::downgrade(&self.core)));
             }
-            None if self.core.wants_flush() => {
-                flush::maintain(&self.core)
-            }
+            None if self.core.wants_flush() => flush::maintain(&self.core),
             None => {}
         }
     }
@@ -329,7 +333,11 @@ fn materialize_query(v: &Version, hits: &[Vec<Hit>], inc: Include) -> Result<Que
     if inc.documents {
         out.documents = Some(
             hits.iter()
-                .map(|h| h.iter().map(|x| v.document(x.loc).map(str::to_string)).collect())
+                .map(|h| {
+                    h.iter()
+                        .map(|x| v.document(x.loc).map(str::to_string))
+                        .collect()
+                })
                 .collect(),
         );
     }
@@ -348,7 +356,11 @@ fn materialize_query(v: &Version, hits: &[Vec<Hit>], inc: Include) -> Result<Que
         );
     }
     if inc.distances {
-        out.distances = Some(hits.iter().map(|h| h.iter().map(|x| x.dist).collect()).collect());
+        out.distances = Some(
+            hits.iter()
+                .map(|h| h.iter().map(|x| x.dist).collect())
+                .collect(),
+        );
     }
     Ok(out)
 }

@@ -7,11 +7,11 @@
 
 use std::cmp::Ordering;
 
+use super::version::{Loc, Source, SourceRows, Version};
 use crate::error::Result;
 use crate::index::distance::distance;
 use crate::index::topk::TopN;
 use crate::index::{exact_query, RowFilter, VectorColumn};
-use super::version::{Loc, Source, SourceRows, Version};
 use crate::types::Space;
 
 /// A candidate: distance, then insertion order as the tie-breaker.

@@ -45,8 +45,8 @@ pub(crate) fn stats(core: &Core) -> CollectionStats {
     for s in &v.segments {
         let rows = s.seg.rows();
         let live = rows - s.mask.ones();
-        let graph = std::fs::metadata(crate::graphs::path(&core.dir, s.seg.file_no))
-            .map_or(0, |m| m.len());
+        let graph =
+            std::fs::metadata(crate::graphs::path(&core.dir, s.seg.file_no)).map_or(0, |m| m.len());
         let bytes = s.seg.file_len() + graph;
         segment_files += bytes;
         if rows > 0 {

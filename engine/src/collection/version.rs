@@ -425,3 +425,27 @@ impl Version {
         }
     }
 }
+
+/// Per segment (oldest first), the rows a newer segment holds again or
+/// deletes: one pass from the newest segment down, with the ids seen so far.
+pub(crate) fn segment_masks(loaded: &[&Loaded]) -> Vec<Arc<RowMask>> {
+    let mut newer: HashSet<&str> = HashSet::new();
+    let mut out = Vec::with_capacity(loaded.len());
+    for (i, l) in loaded.iter().enumerate().rev() {
+        let mut mask = RowMask::new(l.recs.ids.len());
+        if !newer.is_empty() {
+            for (row, id) in l.recs.ids.iter().enumerate() {
+                if newer.contains(id.as_str()) {
+                    mask.set(row);
+                }
+            }
+        }
+        if i > 0 {
+            newer.extend(l.recs.ids.iter().map(String::as_str));
+            newer.extend(l.recs.tombstones.iter().map(String::as_str));
+        }
+        out.push(Arc::new(mask));
+    }
+    out.reverse();
+    out
+}

@@ -42,6 +42,7 @@ pub(crate) fn commit<T>(
     build: impl FnOnce(&Version, u64) -> Result<(Vec<Op>, T)>,
 ) -> Result<Committed<T>> {
     core.check_writable()?;
+    core.wait_for_background();
     let writer = core.writer.lock();
     let current = core.version();
     let first_seq = current.seq + 1;
@@ -90,7 +91,12 @@ fn merge_metadata(base: Option<Metadata>, update: MetadataUpdate) -> Option<Meta
 
 /// Resolves a write batch (already validated) against `v` into puts
 /// numbered from `first_seq`, checking every embedding's dimension.
-pub(crate) fn resolve(v: &Version, mode: Mode, batch: UpdateBatch, first_seq: u64) -> Result<Vec<Op>> {
+pub(crate) fn resolve(
+    v: &Version,
+    mode: Mode,
+    batch: UpdateBatch,
+    first_seq: u64,
+) -> Result<Vec<Op>> {
     let UpdateBatch {
         ids,
         embeddings,

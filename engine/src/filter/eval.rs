@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 
 use super::ast::{Comparison, Scalar, Where};
 use super::numeric::{cmp_num, Num};
-use crate::types::{Metadata, MetadataValue};
+use crate::metadata::{Metadata, MetadataValue};
 
 impl Where {
     /// Whether a record with this metadata and document matches.

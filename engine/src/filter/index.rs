@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ast::{Comparison, Number, Scalar, Where};
 use super::numeric::{Num, NumKey};
-use crate::types::{Metadata, MetadataValue};
+use crate::metadata::{Metadata, MetadataValue};
 
 /// A row number: the position of a record inside the indexed set.
 pub type Row = u32;

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use super::ast::{Number, Scalar};
-use crate::types::MetadataValue;
+use crate::metadata::MetadataValue;
 
 /// A number that is either an i64 or an f64.
 #[derive(Debug, Clone, Copy, PartialEq)]

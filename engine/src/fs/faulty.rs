@@ -205,7 +205,11 @@ impl WriteFile for FaultyFile {
 }
 
 impl FaultyFs {
-    fn wrap(&self, path: &Path, f: io::Result<Box<dyn WriteFile>>) -> io::Result<Box<dyn WriteFile>> {
+    fn wrap(
+        &self,
+        path: &Path,
+        f: io::Result<Box<dyn WriteFile>>,
+    ) -> io::Result<Box<dyn WriteFile>> {
         let inner = f?;
         let len = std::fs::metadata(path).map_or(0, |m| m.len());
         // What was there before this file system touched it counts as durable.

@@ -6,7 +6,7 @@
 //! maps the pages around it too (Linux "fault-around", 64 KB per fault,
 //! whatever `madvise` says), so rescoring twenty scattered rows per query
 //! would map the whole column into the process after a few hundred queries.
-//! The engine's column ([`crate::segment`]) therefore reads single rows with
+//! The engine's segment column therefore reads single rows with
 //! `pread`, a copy out of the page cache that maps nothing.
 
 /// A contiguous column of `dim`-float rows.

@@ -266,8 +266,15 @@ mod tests {
                 uri: None,
             })
             .collect();
-        let seg =
-            super::super::writer::write(&crate::fs::OsFs, dir.path(), 1, dim, recs.iter().collect(), vec![]).unwrap();
+        let seg = super::super::writer::write(
+            &crate::fs::OsFs,
+            dir.path(),
+            1,
+            dim,
+            recs.iter().collect(),
+            vec![],
+        )
+        .unwrap();
         let col = seg.column().unwrap();
         let mut row = vec![0.0f32; dim];
         for r in 0..50u32 {

@@ -147,12 +147,7 @@ pub async fn update(
         }
     }
     let db = state.db.clone();
-    blocking(move || {
-        db.collection(id)?
-            .update(batch)
-            .map_err(ApiError::from)
-    })
-    .await?;
+    blocking(move || db.collection(id)?.update(batch).map_err(ApiError::from)).await?;
     state.metrics.records(RecordOp::Update, n);
     Ok(Json(Empty {}))
 }

@@ -84,7 +84,10 @@ fn store_gauges(db: &chromite_engine::Db) -> chromite_engine::Result<StoreGauges
         }
     }
     for (id, st) in db.stats() {
-        let name = db.get_collection_by_id(id).map(|c| c.name).unwrap_or_default();
+        let name = db
+            .get_collection_by_id(id)
+            .map(|c| c.name)
+            .unwrap_or_default();
         g.storage.push((id.to_string(), name, st));
     }
     g.maintenance_panics = db.maintenance_panics();

@@ -1,20 +1,7 @@
-//! Compaction: a pure policy ([`choose`]) decides which adjacent segments
-//! to merge; the executor (`merge.rs`) carries it out. Merging a run that
-//! starts at the oldest segment also drops tombstones and the records they
-//! delete, which is how deleted data gives its disk space back. A second
-//! pure policy ([`choose_vacuum`]) rewrites a segment once a large share of
-//! its rows is dead (deleted or overwritten in newer segments), so deletes
-//! free space and searches stop wading through them even when the size
-//! policy has nothing to merge.
+//! The compaction policies: pure functions from the segments' sizes (and
+//! dead rows) to a decision, unit-tested without any I/O.
 
-pub(crate) mod merge;
-
-use std::collections::HashSet;
 use std::ops::Range;
-use std::sync::Arc;
-
-use crate::index::RowMask;
-use crate::segment::reader::Loaded;
 
 /// Compaction policy parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,30 +72,6 @@ pub fn choose_vacuum(dead: &[(usize, usize)], percent: u32) -> Choice {
         }
     }
     Choice::DoNothing
-}
-
-/// Per segment (oldest first), the rows a newer segment holds again or
-/// deletes: one pass from the newest segment down, with the ids seen so far.
-pub(crate) fn segment_masks(loaded: &[&Loaded]) -> Vec<Arc<RowMask>> {
-    let mut newer: HashSet<&str> = HashSet::new();
-    let mut out = Vec::with_capacity(loaded.len());
-    for (i, l) in loaded.iter().enumerate().rev() {
-        let mut mask = RowMask::new(l.recs.ids.len());
-        if !newer.is_empty() {
-            for (row, id) in l.recs.ids.iter().enumerate() {
-                if newer.contains(id.as_str()) {
-                    mask.set(row);
-                }
-            }
-        }
-        if i > 0 {
-            newer.extend(l.recs.ids.iter().map(String::as_str));
-            newer.extend(l.recs.tombstones.iter().map(String::as_str));
-        }
-        out.push(Arc::new(mask));
-    }
-    out.reverse();
-    out
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{choose, choose_vacuum, segment_masks, Choice, Policy};
+use super::{choose, choose_vacuum, Choice, Policy};
 use crate::collection::core::Core;
+use crate::collection::version::segment_masks;
 use crate::collection::version::SegView;
 use crate::error::{Error, Result};
 use crate::record::StoredRecord;
@@ -93,15 +94,19 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
             .ids
             .iter()
             .map(|id| {
-                origin.get(id.as_str()).copied().ok_or_else(|| {
-                    Error::Internal(format!("merged id {id:?} has no origin"))
-                })
+                origin
+                    .get(id.as_str())
+                    .copied()
+                    .ok_or_else(|| Error::Internal(format!("merged id {id:?} has no origin")))
             })
             .collect::<Result<_>>()?,
         None => Vec::new(),
     };
     drop(origin);
-    if let Some(m) = merged.as_ref().filter(|m| crate::graphs::wants_graph(&m.seg)) {
+    if let Some(m) = merged
+        .as_ref()
+        .filter(|m| crate::graphs::wants_graph(&m.seg))
+    {
         // Index the merged segment before it replaces the old ones, which
         // keep serving (with their graphs) meanwhile.
         let cancel = || core.dropped.load(Ordering::SeqCst) || core.graphs.should_stop();
@@ -121,7 +126,8 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
             )));
         }
         let mut next = manifest.clone();
-        next.segments.splice(range.clone(), merged.iter().map(|m| m.seg.file_no));
+        next.segments
+            .splice(range.clone(), merged.iter().map(|m| m.seg.file_no));
         next.next_file_no = core.next_file_no();
         next.store(&*core.fs, &core.dir)?;
         *manifest = next;
@@ -187,7 +193,10 @@ pub(crate) fn compact_all(core: &Core) -> Result<()> {
     let _one = core.compaction.lock();
     let v = core.version();
     let n = v.segments.len();
-    let worth = n >= 2 || v.segments.first().is_some_and(|s| !s.recs.recs.tombstones.is_empty());
+    let worth = n >= 2
+        || v.segments
+            .first()
+            .is_some_and(|s| !s.recs.recs.tombstones.is_empty());
     if worth {
         merge(core, 0..n)?;
     }
