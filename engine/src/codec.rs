@@ -9,7 +9,7 @@
 //! * **Envelope** (catalog, manifest): `magic[8] | version u32 | len u64 |
 //!   crc32(payload) u32 | payload[len]` — [`ENVELOPE_HEADER_LEN`] bytes of header.
 //! * **WAL frame**: `len u32 | crc32(payload) u32 | payload[len]`, payload a
-//!   bincode [`WalBatch`]; see `wal/record.rs`.
+//!   bincode `WalBatch`; see `journal/`.
 //! * **Segment header**: 64 bytes, see `segment/mod.rs`.
 
 use bincode::de::{Decode, Decoder};
@@ -17,7 +17,6 @@ use bincode::enc::{Encode, Encoder};
 use bincode::error::{DecodeError, EncodeError};
 
 use crate::metadata::MetadataValue;
-use crate::record::WalBatch;
 
 /// bincode configuration for encoding: varint integers, little endian.
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
@@ -200,9 +199,9 @@ pub(crate) const FRAME_HEADER_LEN: usize = 8;
 /// Largest payload a frame may claim; anything larger is corruption.
 pub(crate) const MAX_FRAME_LEN: usize = 1 << 30;
 
-/// Encodes a batch as one framed WAL record.
-pub(crate) fn encode_frame(batch: &WalBatch) -> Vec<u8> {
-    let payload = encode(batch);
+/// Encodes a value (a WAL batch) as one frame.
+pub(crate) fn encode_frame<T: Encode>(value: &T) -> Vec<u8> {
+    let payload = encode(value);
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -212,9 +211,9 @@ pub(crate) fn encode_frame(batch: &WalBatch) -> Vec<u8> {
 
 /// The outcome of reading one frame at the start of `bytes`.
 #[derive(Debug)]
-pub(crate) enum Frame {
+pub(crate) enum Frame<T> {
     /// A good frame and the number of bytes it took.
-    Batch(WalBatch, usize),
+    Batch(T, usize),
     /// No bytes left: a clean end.
     End,
     /// A torn or corrupt frame: everything from here on is discarded.
@@ -222,7 +221,7 @@ pub(crate) enum Frame {
 }
 
 /// Reads the frame at the start of `bytes`.
-pub(crate) fn decode_frame(bytes: &[u8]) -> Frame {
+pub(crate) fn decode_frame<T: Decode<()>>(bytes: &[u8]) -> Frame<T> {
     if bytes.is_empty() {
         return Frame::End;
     }
@@ -243,7 +242,7 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Frame {
     if crc32fast::hash(payload) != crc {
         return Frame::Bad("frame checksum mismatch".into());
     }
-    match decode::<WalBatch>(payload) {
+    match decode::<T>(payload) {
         Ok(batch) => Frame::Batch(batch, FRAME_HEADER_LEN + len),
         Err(e) => Frame::Bad(format!("frame payload does not decode: {e}")),
     }
@@ -282,7 +281,8 @@ pub(crate) fn u64_at(bytes: &[u8], off: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Op, StoredRecord};
+    use crate::journal::{Op, WalBatch};
+    use crate::record::StoredRecord;
     use crate::types::Metadata;
 
     fn batch() -> WalBatch {
@@ -311,7 +311,7 @@ mod tests {
     fn frame_round_trip() {
         let b = batch();
         let bytes = encode_frame(&b);
-        match decode_frame(&bytes) {
+        match decode_frame::<WalBatch>(&bytes) {
             Frame::Batch(got, used) => {
                 assert_eq!(got, b);
                 assert_eq!(used, bytes.len());
@@ -325,14 +325,17 @@ mod tests {
         let bytes = encode_frame(&batch());
         for cut in 1..bytes.len() {
             assert!(
-                matches!(decode_frame(&bytes[..cut]), Frame::Bad(_)),
+                matches!(decode_frame::<WalBatch>(&bytes[..cut]), Frame::Bad(_)),
                 "cut at {cut}"
             );
         }
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0x40;
-            assert!(matches!(decode_frame(&b), Frame::Bad(_)), "flip at {i}");
+            assert!(
+                matches!(decode_frame::<WalBatch>(&b), Frame::Bad(_)),
+                "flip at {i}"
+            );
         }
     }
 

@@ -8,7 +8,7 @@
 //! <root>/CATALOG                   tenants, databases, collections (catalog/mod.rs)
 //! <root>/collections/<uuid>/       one directory per collection:
 //!        MANIFEST                  live segments + WAL start (catalog/manifest.rs)
-//!        wal-<n>.log               WAL generations (wal/)
+//!        wal-<n>.log               WAL generations (journal/)
 //!        seg-<n>.seg               immutable segments (segment/)
 //! ```
 //!

@@ -5,13 +5,13 @@
 /// Parses bytes as a WAL file (header + frames); returns how many batches
 /// decoded before the end or the first bad frame.
 pub fn wal_record(bytes: &[u8]) -> Result<usize, String> {
-    crate::wal::reader::parse(bytes).map(|(batches, _, _)| batches.len())
+    crate::journal::reader::parse(bytes).map(|(batches, _, _)| batches.len())
 }
 
 /// Parses bytes as a single WAL frame.
 pub fn wal_frame(bytes: &[u8]) -> bool {
     matches!(
-        crate::codec::decode_frame(bytes),
+        crate::codec::decode_frame::<crate::journal::WalBatch>(bytes),
         crate::codec::Frame::Batch(..)
     )
 }

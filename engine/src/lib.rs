@@ -46,6 +46,7 @@ pub mod filter;
 pub mod fs;
 mod graphs;
 pub mod index;
+mod journal;
 mod memtable;
 mod metadata;
 mod options;
@@ -54,7 +55,6 @@ mod record;
 mod registry;
 mod segment;
 pub mod types;
-mod wal;
 mod worker;
 
 pub use catalog::names;

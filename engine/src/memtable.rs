@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::record::{Op, StoredRecord};
+use crate::journal::Op;
+use crate::record::StoredRecord;
 use crate::types::{Metadata, MetadataValue};
 
 /// `superseded` of an entry nothing has replaced yet.

@@ -26,10 +26,10 @@ use crate::catalog::manifest::Manifest;
 use crate::error::{Error, Result};
 use crate::fs::Fs;
 use crate::graphs::GraphCtx;
+use crate::journal::{self, WalFile};
 use crate::memtable::{MemView, Memtable};
 use crate::segment::{self, Segment};
 use crate::types::{CollectionConfig, Space};
-use crate::wal::{self, writer::WalFile};
 
 /// What a collection tells the store's background worker.
 #[derive(Clone)]
@@ -119,7 +119,7 @@ impl Core {
             let p = entry.path();
             if name.ends_with(".tmp") {
                 crate::fs::remove_file(&*fs, &p)?;
-            } else if let Some(no) = wal::parse_name(&name) {
+            } else if let Some(no) = journal::parse_name(&name) {
                 max_no = max_no.max(no);
                 if no < manifest.wal_start {
                     crate::fs::remove_file(&*fs, &p)?;
@@ -164,26 +164,13 @@ impl Core {
             dimension,
             config: Arc::new(config),
         };
-        let mut wal_len = 0;
-        for &no in &wal_nos {
-            let replay = wal::reader::replay(&*fs, &dir, no)?;
-            wal_len = replay.valid_len;
-            for mut batch in replay.batches {
-                // Ops the segments already hold are skipped.
-                let skip = (manifest.last_seq + 1).saturating_sub(batch.first_seq) as usize;
-                if skip >= batch.ops.len() {
-                    continue;
-                }
-                batch.ops.drain(..skip);
-                batch.first_seq += skip as u64;
-                version = version.apply(batch);
-            }
-        }
         let next_file_no = manifest.next_file_no.max(max_no + 1);
-        let wal = Arc::new(match wal_nos.last() {
-            Some(&no) => WalFile::open_append(&*fs, &dir, no, wal_len)?,
-            None => WalFile::create(&*fs, &dir, manifest.wal_start)?,
-        });
+        let recovered =
+            journal::recover(&*fs, &dir, &wal_nos, manifest.last_seq, manifest.wal_start)?;
+        for batch in recovered.batches {
+            version = version.apply(batch);
+        }
+        let wal = Arc::new(recovered.wal);
         for s in &version.segments {
             // Loaded (or, if missing or bad, rebuilt) in the background.
             graphs.request_load(&s.seg, &version.config.hnsw);

@@ -11,9 +11,9 @@ use std::time::Instant;
 use super::core::Core;
 use super::version::SegView;
 use crate::error::Result;
-use crate::record::Op;
+use crate::journal::Op;
+use crate::journal::{self, WalFile};
 use crate::segment;
-use crate::wal::{self, writer::WalFile};
 
 /// Flushes the active memtable (and any frozen ones left by a failed
 /// earlier flush) into segments.
@@ -84,7 +84,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
             core.graphs.request_build(&s.seg, &v.config.hnsw);
         }
         for no in old_wal_start..frozen.next_wal {
-            crate::fs::remove_file(&*core.fs, &wal::path(&core.dir, no))?;
+            crate::fs::remove_file(&*core.fs, &journal::path(&core.dir, no))?;
         }
         tracing::info!(
             collection = %core.id,

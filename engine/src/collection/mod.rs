@@ -33,7 +33,7 @@ use self::version::{Loc, SourceRows, Version};
 use self::write::Mode;
 use crate::error::{Error, Result};
 use crate::graphs::GraphStatus;
-use crate::record::Op;
+use crate::journal::Op;
 use crate::types::{
     CollectionInfo, DeleteRequest, GetRequest, GetResult, Include, QueryRequest, QueryResult,
     RecordBatch, Selection, UpdateBatch,

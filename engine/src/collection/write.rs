@@ -11,7 +11,8 @@ use super::core::Core;
 use super::validate::dimension_error;
 use super::version::Version;
 use crate::error::{Error, Result};
-use crate::record::{Op, StoredRecord, WalBatch};
+use crate::journal::{Op, WalBatch};
+use crate::record::StoredRecord;
 use crate::types::{Metadata, MetadataUpdate, UpdateBatch};
 
 /// How a batch treats existing and missing ids.
@@ -55,9 +56,8 @@ pub(crate) fn commit<T>(
         });
     }
     let batch = WalBatch { first_seq, ops };
-    let frame = crate::codec::encode_frame(&batch);
     let wal = writer.wal.clone();
-    let end = wal.append(&frame).inspect_err(|_| core.poison())?;
+    let end = wal.append(&batch).inspect_err(|_| core.poison())?;
     let next = current.apply(batch);
     let fixed_dimension = next.dimension.filter(|_| current.dimension.is_none());
     core.publish(&writer, next);

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
+use super::WalBatch;
 use crate::codec::{self, Frame};
 use crate::error::{Error, Result};
 use crate::fs::Fs;
-use crate::record::WalBatch;
 
 /// What replaying one WAL file produced.
 pub(crate) struct Replay {

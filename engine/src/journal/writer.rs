@@ -56,10 +56,12 @@ impl WalFile {
         })
     }
 
-    /// Writes one frame (no fsync); returns the end offset to pass to `sync_to`.
-    pub(crate) fn append(&self, frame: &[u8]) -> Result<u64> {
+    /// Writes one batch as a frame (no fsync); returns the end offset to
+    /// pass to `sync_to`.
+    pub(crate) fn append(&self, batch: &super::WalBatch) -> Result<u64> {
+        let frame = crate::codec::encode_frame(batch);
         self.file
-            .write_all(frame)
+            .write_all(&frame)
             .map_err(|e| Error::io(&self.path, e))?;
         Ok(self.written.fetch_add(frame.len() as u64, Ordering::SeqCst) + frame.len() as u64)
     }
