@@ -25,7 +25,7 @@ use chromite_benches::{
     env_usize, filter_rows, gaussian_mixture, ground_truth, process_cpu_seconds, rate, recall,
     Dataset,
 };
-use chromite_engine::index::{plan, RowFilter, SegmentGraph};
+use chromite_engine::index::{plan, RowSet, SegmentGraph};
 use chromite_engine::{HnswConfig, Space};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -47,7 +47,7 @@ fn dataset_for(s: &Setup, space: Space) -> &Dataset {
     }
 }
 
-/// `rows` as a bitset over `n` rows (what `RowFilter::Rows` builds inside).
+/// `rows` as a bitset over `n` rows (what `RowSet::admits` builds inside).
 fn bitset(n: usize, rows: &[u32]) -> Vec<u64> {
     let mut bits = vec![0u64; n.div_ceil(64)];
     for &r in rows {
@@ -118,7 +118,7 @@ fn setup() -> Setup {
         );
         let truth = ground_truth(ds, space, K, None, threads);
         let found: Vec<_> = (0..ds.query_count())
-            .map(|i| g.query(&ds.vectors, ds.query(i), K, ef, RowFilter::All))
+            .map(|i| g.query(&ds.vectors, ds.query(i), K, ef, &RowSet::All))
             .collect();
         eprintln!(
             "RESULT recall space={space:?} filter=none recall@{K}={:.4}",
@@ -126,16 +126,17 @@ fn setup() -> Setup {
         );
         let nq = ds.query_count();
         let (wall, cpu) = rate(3.0, |i| {
-            black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, RowFilter::All));
+            black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, &RowSet::All));
         });
         eprintln!(
             "RESULT qps space={space:?} filter=none single_thread_qps_wall={wall:.0} qps_per_cpu_sec={:.0}",
             cpu.unwrap_or(f64::NAN)
         );
         for (name, rows) in &s.filters {
+            let set = RowSet::Rows(rows.to_vec());
             let truth = ground_truth(ds, space, K, Some(rows), threads);
             let planned: Vec<_> = (0..ds.query_count())
-                .map(|i| g.query(&ds.vectors, ds.query(i), K, ef, RowFilter::Rows(rows)))
+                .map(|i| g.query(&ds.vectors, ds.query(i), K, ef, &set))
                 .collect();
             let bits = bitset(n, rows);
             let allowed = |r: u32| bits[r as usize / 64] & (1 << (r % 64)) != 0;
@@ -143,7 +144,7 @@ fn setup() -> Setup {
                 .map(|i| g.search(&ds.vectors, ds.query(i), K, ef, Some(&allowed)))
                 .collect();
             let (wall, cpu) = rate(2.0, |i| {
-                black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, RowFilter::Rows(rows)));
+                black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, &set));
             });
             let (gwall, gcpu) = rate(2.0, |i| {
                 black_box(g.search(&ds.vectors, ds.query(i % nq), K, ef, Some(&allowed)));
@@ -175,17 +176,18 @@ fn search(c: &mut Criterion) {
         group.bench_function(format!("{space:?}/unfiltered"), |b| {
             b.iter(|| {
                 i = (i + 1) % nq;
-                black_box(g.query(&ds.vectors, ds.query(i), K, s.ef, RowFilter::All))
+                black_box(g.query(&ds.vectors, ds.query(i), K, s.ef, &RowSet::All))
             })
         });
         for (name, rows) in &s.filters {
             if *space != Space::L2 && *name != "10%" {
                 continue;
             }
+            let set = RowSet::Rows(rows.to_vec());
             group.bench_function(format!("{space:?}/filter{name}/planned"), |b| {
                 b.iter(|| {
                     i = (i + 1) % nq;
-                    black_box(g.query(&ds.vectors, ds.query(i), K, s.ef, RowFilter::Rows(rows)))
+                    black_box(g.query(&ds.vectors, ds.query(i), K, s.ef, &set))
                 })
             });
             if *space == Space::L2 {

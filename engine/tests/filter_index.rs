@@ -6,6 +6,7 @@
 use chromite_engine::filter::{
     Candidates, Comparison, DocumentTest, MetadataIndex, Number, Pattern, Row, Scalar,
 };
+use chromite_engine::index::RowSet;
 use chromite_engine::{Metadata, MetadataValue, Where};
 use proptest::prelude::*;
 use serde_json::json;
@@ -154,11 +155,20 @@ fn check(records: &Records, w: &Where) -> Result<(), TestCaseError> {
     let index = build(records);
     let expected = brute_force(records, w);
     match index.candidates(w) {
-        Candidates::All => prop_assert!(
+        Candidates {
+            rows: RowSet::All, ..
+        } => prop_assert!(
             w.uses_document(),
             "only document tests may defeat the index"
         ),
-        Candidates::Rows { rows, exact } => {
+        Candidates {
+            rows: RowSet::Except(_),
+            ..
+        } => prop_assert!(false, "the index never answers with a mask"),
+        Candidates {
+            rows: RowSet::Rows(rows),
+            exact,
+        } => {
             prop_assert!(
                 rows.windows(2).all(|p| p[0] < p[1]),
                 "rows not sorted/unique: {rows:?}"
@@ -224,7 +234,10 @@ fn index_answers_the_chroma_edge_cases() {
     let rows = |filter: serde_json::Value| {
         let w = Where::parse(&filter).expect("valid filter");
         match index.candidates(&w) {
-            Candidates::Rows { rows, exact: true } => rows,
+            Candidates {
+                rows: RowSet::Rows(rows),
+                exact: true,
+            } => rows,
             other => panic!("{filter}: expected an exact answer, got {other:?}"),
         }
     };
@@ -265,14 +278,20 @@ fn index_answers_the_chroma_edge_cases() {
     );
 
     let doc = Where::parse(&json!({"#document": {"$contains": "x"}})).unwrap();
-    assert_eq!(index.candidates(&doc), Candidates::All);
+    assert_eq!(
+        index.candidates(&doc),
+        Candidates {
+            rows: RowSet::All,
+            exact: false
+        }
+    );
     assert_eq!(index.estimate(&doc), 5);
     let mixed =
         Where::parse(&json!({"$and": [{"n": 1}, {"#document": {"$contains": "x"}}]})).unwrap();
     assert_eq!(
         index.candidates(&mixed),
-        Candidates::Rows {
-            rows: vec![0, 1],
+        Candidates {
+            rows: RowSet::Rows(vec![0, 1]),
             exact: false
         }
     );

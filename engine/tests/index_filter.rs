@@ -4,7 +4,9 @@
 
 mod index_support;
 
-use chromite_engine::index::{exact_query, exact_top_k, RowFilter, SegmentGraph};
+use std::sync::Arc;
+
+use chromite_engine::index::{exact_query, exact_top_k, RowMask, RowSet, SegmentGraph};
 use chromite_engine::Space;
 use index_support::{config, mixture, recall, Rng};
 
@@ -25,17 +27,16 @@ fn small_filtered_sets_equal_brute_force() {
             for q in &m.queries {
                 let want = exact_top_k(&m.data, DIM, space, q, K, rows.iter().copied());
                 assert_eq!(want.len(), K.min(rows.len()));
-                assert_eq!(g.query(&m.data, q, K, 100, RowFilter::Rows(&rows)), want);
-                let allowed = |r: u32| rows.binary_search(&r).is_ok();
-                let pred = RowFilter::Predicate {
-                    allowed: &allowed,
-                    matching: rows.len(),
-                };
-                assert_eq!(g.query(&m.data, q, K, 100, pred), want);
-                assert_eq!(
-                    exact_query(&m.data, DIM, space, q, K, RowFilter::Rows(&rows)),
-                    want
-                );
+                let set = RowSet::Rows(rows.clone());
+                assert_eq!(g.query(&m.data, q, K, 100, &set), want);
+                // The same rows as "all but a mask" take the same path.
+                let mut mask = RowMask::new(N);
+                (0..N as u32)
+                    .filter(|r| rows.binary_search(r).is_err())
+                    .for_each(|r| mask.set(r as usize));
+                let except = RowSet::Except(Arc::new(mask));
+                assert_eq!(g.query(&m.data, q, K, 100, &except), want);
+                assert_eq!(exact_query(&m.data, DIM, space, q, K, &set), want);
             }
         }
     }
@@ -58,7 +59,7 @@ fn filtered_graph_search_keeps_recall_and_never_leaks() {
         assert!(r >= 0.95, "1/{modulus}: recall {r}");
         // The planned query: full k, only matching rows.
         for q in &m.queries {
-            let got = g.query(&m.data, q, K, 100, RowFilter::Rows(&rows));
+            let got = g.query(&m.data, q, K, 100, &RowSet::Rows(rows.clone()));
             assert_eq!(got.len(), K);
             assert!(got.iter().all(|(row, _)| allowed(*row)));
         }
@@ -78,7 +79,7 @@ fn large_scanned_selections_keep_recall_and_exact_distances() {
         assert_eq!(plan(space, N, rows.len(), K, 100), Plan::Exact);
         let g = SegmentGraph::build(&m.data, DIM, space, &config()).unwrap();
         let r = recall(&m, space, K, &rows, |q| {
-            let got = g.query(&m.data, q, K, 100, RowFilter::Rows(&rows));
+            let got = g.query(&m.data, q, K, 100, &RowSet::Rows(rows.clone()));
             assert_eq!(got.len(), K);
             for w in got.windows(2) {
                 assert!(w[0].1 <= w[1].1);
@@ -96,23 +97,18 @@ fn large_scanned_selections_keep_recall_and_exact_distances() {
 }
 
 #[test]
-fn wrong_match_estimate_still_returns_every_match() {
+fn a_mask_leaving_few_rows_returns_each_of_them() {
     let m = mixture(N, 10, DIM, 32, 0.5, false, 13);
     let g = SegmentGraph::build(&m.data, DIM, Space::L2, &config()).unwrap();
-    // Three matching rows, far apart in the graph, but the estimate claims
-    // half the segment: the graph search comes back short and is redone.
-    let allowed = |r: u32| r == 7 || r == 2_500 || r == 4_999;
+    // Three rows left, far apart in the graph, by a mask over all others.
+    let mut mask = RowMask::new(N);
+    (0..N as u32)
+        .filter(|&r| r != 7 && r != 2_500 && r != 4_999)
+        .for_each(|r| mask.set(r as usize));
+    let set = RowSet::Except(Arc::new(mask));
+    assert_eq!(set.len(N), 3);
     for q in &m.queries {
-        let got = g.query(
-            &m.data,
-            q,
-            K,
-            100,
-            RowFilter::Predicate {
-                allowed: &allowed,
-                matching: N / 2,
-            },
-        );
+        let got = g.query(&m.data, q, K, 100, &set);
         let mut rows: Vec<u32> = got.iter().map(|(r, _)| *r).collect();
         rows.sort_unstable();
         assert_eq!(rows, vec![7, 2_500, 4_999]);
@@ -137,14 +133,11 @@ fn tombstoned_rows_are_never_returned() {
                 *d = true;
             }
         }
-        let live = deleted.iter().filter(|d| !**d).count();
-        let allowed = |r: u32| !deleted[r as usize];
+        let mut mask = RowMask::new(N);
+        (0..N).filter(|&r| deleted[r]).for_each(|r| mask.set(r));
+        let sel = RowSet::Except(Arc::new(mask));
         for q in &m.queries {
-            let sel = RowFilter::Predicate {
-                allowed: &allowed,
-                matching: live,
-            };
-            let got = g.query(&m.data, q, K, 100, sel);
+            let got = g.query(&m.data, q, K, 100, &sel);
             assert_eq!(got.len(), K);
             assert!(
                 got.iter().all(|(r, _)| !deleted[*r as usize]),
@@ -154,16 +147,14 @@ fn tombstoned_rows_are_never_returned() {
     }
     // Fewer live rows than k: all of them, nothing deleted.
     let g = SegmentGraph::build(&m.data, DIM, Space::L2, &config()).unwrap();
-    let allowed = |r: u32| r < 4;
+    let mut mask = RowMask::new(N);
+    (4..N).for_each(|r| mask.set(r));
     let got = g.query(
         &m.data,
         &m.queries[0],
         K,
         100,
-        RowFilter::Predicate {
-            allowed: &allowed,
-            matching: N,
-        },
+        &RowSet::Except(Arc::new(mask)),
     );
     let mut rows: Vec<u32> = got.iter().map(|(r, _)| *r).collect();
     rows.sort_unstable();

@@ -7,7 +7,7 @@ mod index_support;
 
 use std::path::Path;
 
-use chromite_engine::index::{exact_query, RowFilter, SegmentGraph, GRAPH_FILE_HEADER_LEN};
+use chromite_engine::index::{exact_query, RowSet, SegmentGraph, GRAPH_FILE_HEADER_LEN};
 use chromite_engine::{Error, Space};
 use index_support::{config, mixture};
 
@@ -118,7 +118,7 @@ fn damaged_files_are_errors_naming_the_file() {
     std::fs::write(&path, b"garbage").unwrap();
     let q = &m.queries[0];
     assert_eq!(
-        exact_query(&m.data, DIM, Space::L2, q, 10, RowFilter::All).len(),
+        exact_query(&m.data, DIM, Space::L2, q, 10, &RowSet::All).len(),
         10
     );
     let rebuilt = SegmentGraph::build(&m.data, DIM, Space::L2, &config()).unwrap();

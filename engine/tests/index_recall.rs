@@ -4,7 +4,7 @@
 
 mod index_support;
 
-use chromite_engine::index::{distance::distance, exact_top_k, RowFilter, SegmentGraph};
+use chromite_engine::index::{distance::distance, exact_top_k, RowSet, SegmentGraph};
 use chromite_engine::Space;
 use index_support::{config, mixture, recall, Mixture};
 
@@ -26,7 +26,7 @@ fn check_space(space: Space, m: &Mixture) {
     // The planned query over every row is the same graph search.
     let q = &m.queries[0];
     assert_eq!(
-        g.query(&m.data, q, K, cfg.ef_search, RowFilter::All),
+        g.query(&m.data, q, K, cfg.ef_search, &RowSet::All),
         g.search(&m.data, q, K, cfg.ef_search, None)
     );
 
@@ -96,7 +96,7 @@ fn tiny_and_empty_segments() {
     let empty = SegmentGraph::build(&[], 3, Space::L2, &cfg).unwrap();
     assert!(empty.is_empty());
     assert!(empty
-        .query(&[], &[1.0, 2.0, 3.0], 5, 100, RowFilter::All)
+        .query(&[], &[1.0, 2.0, 3.0], 5, 100, &RowSet::All)
         .is_empty());
     let one = SegmentGraph::build(&[1.0, 2.0, 3.0], 3, Space::Cosine, &cfg).unwrap();
     assert_eq!(
@@ -108,9 +108,9 @@ fn tiny_and_empty_segments() {
     let v = [1.0, 0.0, 0.0, 2.0, 3.0, 4.0];
     let g = SegmentGraph::build(&v, 2, Space::Ip, &cfg).unwrap();
     assert_eq!(
-        g.query(&v, &[1.0, 1.0], 3, 100, RowFilter::All),
+        g.query(&v, &[1.0, 1.0], 3, 100, &RowSet::All),
         vec![(2, -6.0), (1, -1.0), (0, 0.0)]
     );
     // A query of the wrong dimension matches nothing.
-    assert!(g.query(&v, &[1.0], 3, 100, RowFilter::All).is_empty());
+    assert!(g.query(&v, &[1.0], 3, 100, &RowSet::All).is_empty());
 }

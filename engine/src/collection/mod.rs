@@ -29,10 +29,11 @@ use rayon::prelude::*;
 
 use self::core::{Core, Event};
 use self::search::Hit;
-use self::version::{Loc, SourceRows, Version};
+use self::version::{Loc, Version};
 use self::write::Mode;
 use crate::error::{Error, Result};
 use crate::graphs::GraphStatus;
+use crate::index::RowSet;
 use crate::journal::Op;
 use crate::types::{
     CollectionInfo, DeleteRequest, GetRequest, GetResult, Include, QueryRequest, QueryResult,
@@ -162,7 +163,7 @@ impl Collection {
             }
         }
         let sel = &req.selection;
-        let allowed: Vec<SourceRows> = match &sel.ids {
+        let allowed: Vec<RowSet> = match &sel.ids {
             Some(ids) => {
                 let mut per = vec![Vec::new(); v.source_count()];
                 let mut seen = HashSet::new();
@@ -182,9 +183,9 @@ impl Collection {
                         rows.retain(|&row| v.matches(sel, (src, row)));
                     }
                 }
-                per.into_iter().map(SourceRows::Rows).collect()
+                per.into_iter().map(RowSet::Rows).collect()
             }
-            None => v.query_rows(sel)?,
+            None => v.filtered(sel)?,
         };
         let space = self.core.space;
         let k = req.n_results;
@@ -299,9 +300,9 @@ fn select(v: &Version, sel: &Selection) -> Result<Vec<Loc>> {
         Some(ids) => v.rows_of_ids(ids),
         None => v
             .filtered(sel)?
-            .into_iter()
+            .iter()
             .enumerate()
-            .flat_map(|(src, rows)| rows.into_iter().map(move |r| (src, r)))
+            .flat_map(|(src, rows)| rows.iter(v.source_len(src)).map(move |r| (src, r)))
             .collect(),
     };
     if sel.ids.is_some() && (sel.r#where.is_some() || sel.where_document.is_some()) {

@@ -7,11 +7,11 @@
 
 use std::cmp::Ordering;
 
-use super::version::{Loc, Source, SourceRows, Version};
+use super::version::{Loc, Source, Version};
 use crate::error::Result;
 use crate::index::distance::distance;
 use crate::index::topk::TopN;
-use crate::index::{exact_query, RowFilter, VectorColumn};
+use crate::index::{exact_query, RowSet, VectorColumn};
 use crate::types::Space;
 
 /// A candidate: distance, then insertion order as the tie-breaker.
@@ -50,56 +50,33 @@ pub(crate) fn source_top_k(
     src: usize,
     space: Space,
     query: &[f32],
-    rows: &SourceRows,
+    rows: &RowSet,
     k: usize,
     ef_search: usize,
 ) -> Result<Vec<Hit>> {
-    let mut top = TopN::new(k);
-    if k == 0 || matches!(rows, SourceRows::Rows(r) if r.is_empty()) {
+    let total = v.source_len(src);
+    if k == 0 || rows.is_empty(total) {
         return Ok(Vec::new());
     }
+    let mut top = TopN::new(k);
     match v.source(src) {
         Source::Seg(s) => {
             let seg = &s.seg;
             let column = seg.column()?;
-            let mut rows32: Vec<u32> = Vec::new();
-            let overridden = s.mask.ones();
-            let visible = |r: u32| !s.mask.get(r as usize);
-            let filter = match rows {
-                SourceRows::Live if overridden == 0 => RowFilter::All,
-                SourceRows::Live if overridden >= seg.rows() => return Ok(Vec::new()),
-                SourceRows::Live => RowFilter::Predicate {
-                    allowed: &visible,
-                    matching: seg.rows() - overridden,
-                },
-                // Distinct rows of this segment, so all of them means every row.
-                SourceRows::Rows(rows) if rows.len() == seg.rows() => RowFilter::All,
-                SourceRows::Rows(rows) => {
-                    rows32.extend(rows.iter().map(|&r| r as u32));
-                    rows32.sort_unstable();
-                    RowFilter::Rows(&rows32)
-                }
-            };
             let found = match seg.graph() {
-                Some(g) => g.query(&column, query, k, ef_search, filter),
-                None => exact_query(column.floats(), seg.dim(), space, query, k, filter),
+                Some(g) => g.query(&column, query, k, ef_search, rows),
+                None => exact_query(column.floats(), seg.dim(), space, query, k, rows),
             };
             for (row, dist) in found {
-                let row = row as usize;
                 top.offer(Hit {
                     dist,
-                    order: s.recs.recs.orders[row],
+                    order: s.recs.recs.orders[row as usize],
                     loc: (src, row),
                 });
             }
         }
         Source::Mem(_) => {
-            let SourceRows::Rows(rows) = rows else {
-                return Err(crate::error::Error::Internal(
-                    "a memtable's rows are always listed".into(),
-                ));
-            };
-            for &row in rows {
+            for row in rows.iter(total) {
                 let loc = (src, row);
                 let x = v.embedding(loc)?;
                 top.offer(Hit {
@@ -118,7 +95,7 @@ pub(crate) fn top_k(
     v: &Version,
     space: Space,
     query: &[f32],
-    allowed: &[SourceRows],
+    allowed: &[RowSet],
     k: usize,
     ef_search: usize,
 ) -> Result<Vec<Hit>> {

@@ -21,8 +21,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::filter::Candidates;
-use crate::index::RowMask;
+use crate::index::{Row, RowMask, RowSet};
 use crate::journal::{Op, WalBatch};
 use crate::memtable::{MemView, Memtable};
 use crate::segment::reader::{Loaded, Loc as SegLoc};
@@ -30,7 +29,7 @@ use crate::segment::Segment;
 use crate::types::{CollectionConfig, Metadata, Selection};
 
 /// A `(source, row)` pair; see the module docs.
-pub(crate) type Loc = (usize, usize);
+pub(crate) type Loc = (usize, Row);
 
 /// A segment as a version sees it.
 #[derive(Clone)]
@@ -68,14 +67,6 @@ pub(crate) enum Source<'a> {
     Mem(&'a MemView),
     /// A segment; rows are segment rows.
     Seg(&'a SegView),
-}
-
-/// The rows of one source a query may consider.
-pub(crate) enum SourceRows {
-    /// Every row of a segment its mask leaves visible.
-    Live,
-    /// Exactly these rows, ascending.
-    Rows(Vec<usize>),
 }
 
 /// See the module docs.
@@ -234,13 +225,13 @@ impl Version {
     // -- reading --------------------------------------------------------
 
     /// `Some(Some(row))` live, `Some(None)` tombstone, `None` absent.
-    fn lookup(&self, src: usize, id: &str) -> Option<Option<usize>> {
+    fn lookup(&self, src: usize, id: &str) -> Option<Option<Row>> {
         match self.source(src) {
             Source::Mem(m) => m
                 .find(id, self.seq)
-                .map(|slot| m.entry(slot).and_then(|e| e.record()).map(|_| slot)),
+                .map(|slot| m.entry(slot).and_then(|e| e.record()).map(|_| slot as Row)),
             Source::Seg(s) => s.recs.index.get(id).map(|loc| match loc {
-                SegLoc::Row(r) => Some(*r as usize),
+                SegLoc::Row(r) => Some(*r),
                 SegLoc::Tomb => None,
             }),
         }
@@ -256,13 +247,21 @@ impl Version {
         None
     }
 
-    /// Visible live rows of one source, ascending.
-    fn live_rows(&self, src: usize) -> Vec<usize> {
+    /// How many rows source `src` has (visible or not).
+    pub(crate) fn source_len(&self, src: usize) -> usize {
         match self.source(src) {
-            Source::Mem(m) => m.live_slots(self.seq).collect(),
-            Source::Seg(s) => (0..s.recs.recs.ids.len())
-                .filter(|&r| !s.mask.get(r))
-                .collect(),
+            Source::Mem(m) => m.len,
+            Source::Seg(s) => s.recs.recs.ids.len(),
+        }
+    }
+
+    /// The visible live rows of one source: a segment's rows its mask
+    /// leaves, a memtable's live slots.
+    fn visible(&self, src: usize) -> RowSet {
+        match self.source(src) {
+            Source::Mem(m) => RowSet::Rows(m.live_slots(self.seq).map(|s| s as Row).collect()),
+            Source::Seg(s) if s.mask.ones() == 0 => RowSet::All,
+            Source::Seg(s) => RowSet::Except(s.mask.clone()),
         }
     }
 
@@ -284,60 +283,38 @@ impl Version {
 
     /// Visible live records passing the filters of `sel` (its `ids` are
     /// not looked at), per source. A segment answers a `where` from its
-    /// metadata index first, so a selective filter checks only candidates.
-    pub(crate) fn filtered(&self, sel: &Selection) -> Result<Vec<Vec<usize>>> {
+    /// metadata index first, so a selective filter checks only candidates;
+    /// an unfiltered segment stays "every row its mask leaves", not a list.
+    pub(crate) fn filtered(&self, sel: &Selection) -> Result<Vec<RowSet>> {
         let filtered = sel.r#where.is_some() || sel.where_document.is_some();
         let mut out = Vec::with_capacity(self.source_count());
         for src in 0..self.source_count() {
+            let visible = self.visible(src);
             if !filtered {
-                out.push(self.live_rows(src));
+                out.push(visible);
                 continue;
             }
-            let rows: Vec<usize> = match self.source(src) {
-                Source::Mem(m) => m
-                    .live_slots(self.seq)
-                    .filter(|&slot| self.matches(sel, (src, slot)))
-                    .collect(),
-                Source::Seg(s) => {
-                    let all = || (0..s.recs.recs.ids.len()).collect::<Vec<_>>();
-                    let (base, exact): (Vec<usize>, bool) = match &sel.r#where {
-                        Some(w) => match s.seg.meta_index()?.candidates(w) {
-                            Candidates::All => (all(), false),
-                            Candidates::Rows { rows, exact } => {
-                                (rows.into_iter().map(|r| r as usize).collect(), exact)
-                            }
-                        },
-                        None => (all(), false),
-                    };
-                    let recheck = !exact || sel.where_document.is_some();
-                    base.into_iter()
-                        .filter(|&r| !s.mask.get(r))
-                        .filter(|&r| !recheck || self.matches(sel, (src, r)))
-                        .collect()
+            let total = self.source_len(src);
+            let (candidates, exact) = match (self.source(src), &sel.r#where) {
+                (Source::Seg(s), Some(w)) => {
+                    let c = s.seg.meta_index()?.candidates(w);
+                    (c.rows.intersect(&visible, total), c.exact)
                 }
+                _ => (visible, false),
+            };
+            let rows = if exact && sel.where_document.is_none() {
+                candidates
+            } else {
+                RowSet::Rows(
+                    candidates
+                        .iter(total)
+                        .filter(|&r| self.matches(sel, (src, r)))
+                        .collect(),
+                )
             };
             out.push(rows);
         }
         Ok(out)
-    }
-
-    /// The rows a query may consider, per source: as [`Version::filtered`],
-    /// except that an unfiltered segment is [`SourceRows::Live`] rather
-    /// than a list of (nearly) all its rows.
-    pub(crate) fn query_rows(&self, sel: &Selection) -> Result<Vec<SourceRows>> {
-        if sel.r#where.is_some() || sel.where_document.is_some() {
-            return Ok(self
-                .filtered(sel)?
-                .into_iter()
-                .map(SourceRows::Rows)
-                .collect());
-        }
-        Ok((0..self.source_count())
-            .map(|src| match self.source(src) {
-                Source::Seg(_) => SourceRows::Live,
-                Source::Mem(_) => SourceRows::Rows(self.live_rows(src)),
-            })
-            .collect())
     }
 
     /// The rows of the given ids that are live (each once), per source.
@@ -362,16 +339,19 @@ impl Version {
     /// The record's id.
     pub(crate) fn id(&self, (src, row): Loc) -> &str {
         match self.source(src) {
-            Source::Mem(m) => m.entry(row).map_or("", |e| e.op.id()),
-            Source::Seg(s) => &s.recs.recs.ids[row],
+            Source::Mem(m) => m.entry(row as usize).map_or("", |e| e.op.id()),
+            Source::Seg(s) => &s.recs.recs.ids[row as usize],
         }
     }
 
     /// The record's first-insertion order key.
     pub(crate) fn order(&self, (src, row): Loc) -> u64 {
         match self.source(src) {
-            Source::Mem(m) => m.entry(row).and_then(|e| e.record()).map_or(0, |r| r.order),
-            Source::Seg(s) => s.recs.recs.orders[row],
+            Source::Mem(m) => m
+                .entry(row as usize)
+                .and_then(|e| e.record())
+                .map_or(0, |r| r.order),
+            Source::Seg(s) => s.recs.recs.orders[row as usize],
         }
     }
 
@@ -379,10 +359,10 @@ impl Version {
     pub(crate) fn document(&self, (src, row): Loc) -> Option<&str> {
         match self.source(src) {
             Source::Mem(m) => m
-                .entry(row)
+                .entry(row as usize)
                 .and_then(|e| e.record())
                 .and_then(|r| r.document.as_deref()),
-            Source::Seg(s) => s.recs.recs.documents[row].as_deref(),
+            Source::Seg(s) => s.recs.recs.documents[row as usize].as_deref(),
         }
     }
 
@@ -390,10 +370,10 @@ impl Version {
     pub(crate) fn metadata(&self, (src, row): Loc) -> Option<&Metadata> {
         match self.source(src) {
             Source::Mem(m) => m
-                .entry(row)
+                .entry(row as usize)
                 .and_then(|e| e.record())
                 .and_then(|r| r.metadata.as_ref()),
-            Source::Seg(s) => s.recs.recs.metadatas[row].as_ref(),
+            Source::Seg(s) => s.recs.recs.metadatas[row as usize].as_ref(),
         }
     }
 
@@ -401,10 +381,10 @@ impl Version {
     pub(crate) fn uri(&self, (src, row): Loc) -> Option<&str> {
         match self.source(src) {
             Source::Mem(m) => m
-                .entry(row)
+                .entry(row as usize)
                 .and_then(|e| e.record())
                 .and_then(|r| r.uri.as_deref()),
-            Source::Seg(s) => s.recs.recs.uris[row].as_deref(),
+            Source::Seg(s) => s.recs.recs.uris[row as usize].as_deref(),
         }
     }
 
@@ -412,11 +392,11 @@ impl Version {
     pub(crate) fn embedding(&self, (src, row): Loc) -> Result<&[f32]> {
         match self.source(src) {
             Source::Mem(m) => Ok(m
-                .entry(row)
+                .entry(row as usize)
                 .and_then(|e| e.record())
                 .map_or(&[][..], |r| r.embedding.as_slice())),
             Source::Seg(s) => {
-                let d = s.seg.dim();
+                let (d, row) = (s.seg.dim(), row as usize);
                 s.seg
                     .vectors()?
                     .get(row * d..(row + 1) * d)

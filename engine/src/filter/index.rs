@@ -35,48 +35,24 @@ use serde::{Deserialize, Serialize};
 
 use super::ast::{Comparison, Number, Scalar, Where};
 use super::numeric::{Num, NumKey};
+use crate::index::{Row, RowSet};
 use crate::metadata::{Metadata, MetadataValue};
 
-/// A row number: the position of a record inside the indexed set.
-pub type Row = u32;
-
-/// What the index says about a filter.
+/// What the index says about a filter: the rows that can match it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Candidates {
-    /// The index cannot narrow this filter: check every row with
-    /// [`Where::matches`].
-    All,
-    /// Only these rows (sorted ascending, no duplicates) can match. With
-    /// `exact`, exactly these rows match and re-checking is unnecessary;
-    /// without it they are a superset to re-check with [`Where::matches`].
-    Rows {
-        /// The candidate rows.
-        rows: Vec<Row>,
-        /// Whether `rows` is exactly the matching set.
-        exact: bool,
-    },
+pub struct Candidates {
+    /// A superset of the matching rows ([`RowSet::All`] when the index
+    /// cannot narrow the filter).
+    pub rows: RowSet,
+    /// Whether `rows` is exactly the matching set, so re-checking each
+    /// with [`Where::matches`] is unnecessary.
+    pub exact: bool,
 }
 
 impl Candidates {
-    /// The candidate rows, or `None` for [`Candidates::All`].
-    pub fn rows(&self) -> Option<&[Row]> {
-        match self {
-            Candidates::All => None,
-            Candidates::Rows { rows, .. } => Some(rows),
-        }
-    }
-
-    /// Whether the rows are exactly the matching set (no re-check needed).
-    pub fn is_exact(&self) -> bool {
-        matches!(self, Candidates::Rows { exact: true, .. })
-    }
-
-    /// Whether `row` may match (always true for [`Candidates::All`]).
+    /// Whether `row` may match.
     pub fn may_match(&self, row: Row) -> bool {
-        match self {
-            Candidates::All => true,
-            Candidates::Rows { rows, .. } => rows.binary_search(&row).is_ok(),
-        }
+        self.rows.contains(row)
     }
 }
 
@@ -224,18 +200,13 @@ impl MetadataIndex {
     /// always a superset of the matching rows; exact when it says so).
     pub fn candidates(&self, w: &Where) -> Candidates {
         let Eval { set, exact } = self.eval(w);
-        match set {
-            Set::All if !exact => Candidates::All,
-            Set::All => Candidates::Rows {
-                rows: self.rows.clone(),
-                exact,
-            },
-            Set::Only(rows) => Candidates::Rows { rows, exact },
-            Set::AllExcept(excluded) => Candidates::Rows {
-                rows: difference(&self.rows, &excluded),
-                exact,
-            },
-        }
+        let rows = match set {
+            Set::All if !exact => RowSet::All,
+            Set::All => RowSet::Rows(self.rows.clone()),
+            Set::Only(rows) => RowSet::Rows(rows),
+            Set::AllExcept(excluded) => RowSet::Rows(difference(&self.rows, &excluded)),
+        };
+        Candidates { rows, exact }
     }
 
     /// An estimate of how many rows match `w`, without building the row set:

@@ -12,7 +12,8 @@ mod index;
 mod numeric;
 mod parse;
 
+pub use crate::index::Row;
 pub use ast::{Comparison, DocumentTest, Number, Pattern, Scalar, Where, WhereDocument};
-pub use index::{Candidates, MetadataIndex, Row};
+pub use index::{Candidates, MetadataIndex};
 pub use numeric::NumKey;
 pub use parse::{DOCUMENT_KEY, INVALID_WHERE, INVALID_WHERE_DOCUMENT};

@@ -4,7 +4,7 @@
 //!
 //! The engine calls, per segment: [`SegmentGraph::build`] off the write
 //! path, [`SegmentGraph::save`] / [`SegmentGraph::load`] with the segment,
-//! and [`SegmentGraph::query`] with a [`RowFilter`] of the live, matching
+//! and [`SegmentGraph::query`] with the [`RowSet`] of live, matching
 //! rows; [`exact_query`] serves segments without a usable graph and
 //! [`exact_top_k`] the memtable.
 
@@ -15,7 +15,7 @@ mod graph;
 mod graph_file;
 mod hnsw;
 mod planner;
-mod row_mask;
+mod row_set;
 mod segment_graph;
 mod sq8;
 pub mod topk;
@@ -24,8 +24,8 @@ pub use column::VectorColumn;
 pub use exact::exact_top_k;
 pub use graph_file::HEADER_LEN as GRAPH_FILE_HEADER_LEN;
 pub use planner::{
-    plan, Plan, RowFilter, EXACT_MAX_ROWS, GRAPH_VISIT_COST, MIN_GRAPH_SELECTIVITY,
-    MIN_GRAPH_SELECTIVITY_IP, VISITS_PER_EF,
+    plan, Plan, EXACT_MAX_ROWS, GRAPH_VISIT_COST, MIN_GRAPH_SELECTIVITY, MIN_GRAPH_SELECTIVITY_IP,
+    VISITS_PER_EF,
 };
-pub use row_mask::RowMask;
+pub use row_set::{Row, RowMask, RowSet};
 pub use segment_graph::{exact_query, SegmentGraph};

@@ -12,40 +12,12 @@
 
 use crate::types::Space;
 
-/// The rows of a segment a search may return. Deleted rows (tombstones) must
-/// already be left out: omitted from `Rows`, rejected by `Predicate`.
-#[derive(Clone, Copy)]
-pub enum RowFilter<'a> {
-    /// Every row of the segment.
-    All,
-    /// Exactly these rows, sorted ascending without duplicates.
-    Rows(&'a [u32]),
-    /// The rows `allowed` accepts; `matching` estimates how many there are
-    /// (it drives the plan only; results never depend on it).
-    Predicate {
-        /// Whether a row may be returned.
-        allowed: &'a dyn Fn(u32) -> bool,
-        /// Estimated number of accepted rows.
-        matching: usize,
-    },
-}
-
-impl std::fmt::Debug for RowFilter<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RowFilter::All => f.write_str("All"),
-            RowFilter::Rows(r) => write!(f, "Rows({} rows)", r.len()),
-            RowFilter::Predicate { matching, .. } => write!(f, "Predicate(~{matching} rows)"),
-        }
-    }
-}
-
 /// How one segment is searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plan {
     /// Exact scan over the matching rows.
     Exact,
-    /// HNSW search, filtered when the filter is not [`RowFilter::All`].
+    /// HNSW search, filtered when not every row may be returned.
     Graph,
 }
 

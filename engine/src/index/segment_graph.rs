@@ -20,7 +20,8 @@ use super::exact::{exact_top_k, scan};
 use super::graph::Graph;
 use super::graph_file::{self, GraphParams};
 use super::hnsw::{build_graph, degree};
-use super::planner::{plan, Plan, RowFilter, EXACT_MAX_ROWS};
+use super::planner::{plan, Plan, EXACT_MAX_ROWS};
+use super::row_set::{Admits, RowSet};
 use super::sq8::{Sq8, Sq8Query};
 use super::topk::TopK;
 
@@ -242,7 +243,7 @@ impl SegmentGraph {
         self.rescore(column, query, k, found.into_iter().map(|(r, _)| r))
     }
 
-    /// Planned k-NN over the rows `filter` admits: an exact scan when
+    /// Planned k-NN over `rows`: an exact scan when
     /// few rows match (see [`plan`]), otherwise a (filtered) graph search,
     /// redone exactly if it comes back short. Always returns
     /// `min(k, matching rows)` rows, nearest first, with Chroma's distances.
@@ -252,52 +253,28 @@ impl SegmentGraph {
         query: &[f32],
         k: usize,
         ef_search: usize,
-        filter: RowFilter<'_>,
+        rows: &RowSet,
     ) -> Vec<(u32, f32)> {
         let (dim, space, n) = (self.dim, self.space, self.len());
         if query.len() != dim || k == 0 {
             return Vec::new();
         }
-        match filter {
-            RowFilter::All => {
-                let found = match plan(space, n, n, k, ef_search) {
-                    Plan::Exact => Vec::new(),
-                    Plan::Graph => self.search(column, query, k, ef_search, None),
-                };
-                if found.len() >= k.min(n) && !found.is_empty() {
-                    return found;
+        let m = rows.len(n);
+        if m > 0 && plan(space, n, m, k, ef_search) == Plan::Graph {
+            let found = match rows.admits(n) {
+                Admits::All => self.search(column, query, k, ef_search, None),
+                admits => {
+                    let allowed = |r: u32| admits.get(r);
+                    self.search(column, query, k, ef_search, Some(&allowed))
                 }
-                self.scan_rows(column, query, k, n, 0..n as u32)
-            }
-            RowFilter::Rows(rows) => {
-                let m = rows.len();
-                if plan(space, n, m, k, ef_search) == Plan::Graph {
-                    let mut bits = super::row_mask::RowMask::new(n);
-                    rows.iter().for_each(|&r| bits.set(r as usize));
-                    let allowed = |r: u32| bits.get(r as usize);
-                    let found = self.search(column, query, k, ef_search, Some(&allowed));
-                    if found.len() >= k.min(m) {
-                        return found;
-                    }
-                }
-                self.scan_rows(column, query, k, m, rows.iter().copied())
-            }
-            RowFilter::Predicate { allowed, matching } => {
-                if plan(space, n, matching, k, ef_search) == Plan::Graph {
-                    let found = self.search(column, query, k, ef_search, Some(allowed));
-                    if found.len() >= k {
-                        return found;
-                    }
-                }
-                self.scan_rows(
-                    column,
-                    query,
-                    k,
-                    matching,
-                    (0..n as u32).filter(|&r| allowed(r)),
-                )
+            };
+            // A filtered walk can come back short when the admitted rows
+            // are poorly connected in the graph: then scan them.
+            if found.len() >= k.min(m) {
+                return found;
             }
         }
+        self.scan_rows(column, query, k, m, rows.iter(n))
     }
 
     /// Saves the index to `path` (write to a temp file, fsync, rename,
@@ -363,31 +340,26 @@ fn rescored(k: usize) -> usize {
     k.saturating_mul(2).max(k + 10)
 }
 
-/// Exact k-NN over the rows `filter` admits, for a segment that has no
-/// usable graph (not built yet, or being rebuilt after a failed load).
-/// Returns `min(k, matching rows)` rows, nearest first, Chroma's distances.
+/// Exact k-NN over `rows`, for a segment that has no usable graph (not
+/// built yet, or being rebuilt after a failed load). Returns
+/// `min(k, rows)` rows, nearest first, Chroma's distances.
 pub fn exact_query(
     vectors: &[f32],
     dim: usize,
     space: Space,
     query: &[f32],
     k: usize,
-    filter: RowFilter<'_>,
+    rows: &RowSet,
 ) -> Vec<(u32, f32)> {
     if dim == 0 {
         return Vec::new();
     }
-    let n = (vectors.len() / dim) as u32;
-    match filter {
-        RowFilter::All => exact_top_k(vectors, dim, space, query, k, 0..n),
-        RowFilter::Rows(rows) => exact_top_k(vectors, dim, space, query, k, rows.iter().copied()),
-        RowFilter::Predicate { allowed, .. } => exact_top_k(
-            vectors,
-            dim,
-            space,
-            query,
-            k,
-            (0..n).filter(|&r| allowed(r)),
-        ),
-    }
+    exact_top_k(
+        vectors,
+        dim,
+        space,
+        query,
+        k,
+        rows.iter(vectors.len() / dim),
+    )
 }
