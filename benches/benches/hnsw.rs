@@ -124,6 +124,26 @@ fn setup() -> Setup {
             "RESULT recall space={space:?} filter=none recall@{K}={:.4}",
             recall(&found, &truth)
         );
+        if env_usize("CHROMITE_BENCH_REFERENCE", 1) == 1 {
+            // The reference builder (hnsw_rs) on the same data, same run.
+            let (t, cpu0) = (Instant::now(), process_cpu_seconds());
+            let r = SegmentGraph::build_reference(&ds.vectors, dim, space, &cfg).expect("build");
+            let secs = t.elapsed().as_secs_f64();
+            let cpu = process_cpu_seconds()
+                .zip(cpu0)
+                .map(|(b, a)| b - a)
+                .unwrap_or(f64::NAN);
+            let found: Vec<_> = (0..ds.query_count())
+                .map(|i| r.query(&ds.vectors, ds.query(i), K, ef, &RowSet::All))
+                .collect();
+            eprintln!(
+                "RESULT build_reference(hnsw_rs) space={space:?} n={n} wall_secs={secs:.2} cpu_secs={cpu:.2} \
+                 vectors_per_wall_sec={:.0} vectors_per_cpu_sec={:.0} recall@{K}={:.4}",
+                n as f64 / secs,
+                n as f64 / cpu,
+                recall(&found, &truth)
+            );
+        }
         let nq = ds.query_count();
         let (wall, cpu) = rate(3.0, |i| {
             black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, &RowSet::All));
@@ -219,6 +239,9 @@ fn build(c: &mut Criterion) {
     group.throughput(Throughput::Elements(n as u64));
     group.bench_function(format!("L2/{n}x{dim}/{threads}threads"), |b| {
         b.iter(|| SegmentGraph::build(&ds.vectors, dim, Space::L2, &cfg).expect("build"))
+    });
+    group.bench_function(format!("L2/{n}x{dim}/{threads}threads/hnsw_rs"), |b| {
+        b.iter(|| SegmentGraph::build_reference(&ds.vectors, dim, Space::L2, &cfg).expect("build"))
     });
     group.finish();
 }

@@ -8,10 +8,11 @@
 //!   directory fsync; layout in `index/graph_file.rs`) and then published
 //!   in the segment's slot. Until then the segment is searched exactly.
 //! - A segment written by a compaction gets its graph ([`build_now`])
-//!   before it replaces the merged ones when they all had theirs (they keep
-//!   serving with their graphs meanwhile: a merge never turns indexed rows
-//!   into scanned ones); when some had none, it replaces them at once and
-//!   is queued like a flushed segment.
+//!   before it replaces the merged ones (they keep serving with their
+//!   graphs meanwhile: a merge never turns indexed rows into scanned ones);
+//!   only when writes are quiet and some had none (a store reopened after a
+//!   crash) does it replace them at once and is queued like a flushed
+//!   segment.
 //! - Opening a collection only queues a *load* per segment: an intact graph
 //!   file is read as is and never rebuilt; a missing one is built; one that
 //!   fails its checks is logged (naming the file) and rebuilt from the
@@ -294,8 +295,7 @@ fn load_or_build(
 
 /// Builds `seg`'s graph, saves it next to the segment and publishes it,
 /// unless `cancel` answers true first. Used by the background builder and,
-/// for merged segments, by compaction before it swaps the segment in (when
-/// the segments it replaces were all indexed).
+/// for merged segments, by compaction before it swaps the segment in.
 pub(crate) fn build_now(
     seg: &Segment,
     ctx: &GraphCtx,

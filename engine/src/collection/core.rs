@@ -79,6 +79,13 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// Whether the collection has had no write for a second (or none
+    /// since it was opened).
+    pub(crate) fn writes_quiet(&self) -> bool {
+        let last = self.last_write_ms.load(Ordering::SeqCst);
+        last == 0 || super::flush::now_ms().saturating_sub(last) >= 1000
+    }
+
     /// Creates the directory and empty manifest of a new collection.
     pub(crate) fn create_files(fs: &dyn Fs, dir: &Path) -> Result<()> {
         crate::fs::create_dir_all(fs, dir)?;

@@ -2,7 +2,8 @@
 //! compressed rows (CSR) of `u32` row numbers, one block per layer, plus the
 //! layered best-first search over it.
 //!
-//! The graph is built by `hnsw_rs` (see `hnsw.rs`) and then copied into this
+//! The graph is built by `build.rs` (or the reference, `hnsw_rs`, see
+//! `hnsw.rs`) and then laid out in this
 //! form, which holds no vectors: the caller passes the distance function
 //! (`SegmentGraph` walks on an 8-bit copy, see `sq8.rs`, and rescores the
 //! best candidates from the segment's f32 column), and a search allocates

@@ -1,5 +1,8 @@
-//! Graph construction with `hnsw_rs` (parallel insert on a rayon pool),
-//! then conversion into the compact [`Graph`] the searches use.
+//! Graph construction: [`build_graph`] checks the column, starts the build
+//! threads and runs one of two builders — ours (`build.rs`, what the
+//! engine uses) or the reference, `hnsw_rs` (parallel insert on a rayon
+//! pool, then conversion into the compact [`Graph`] the searches use),
+//! which tests and benches measure ours against.
 //!
 //! What `hnsw_rs` 0.3 does that shapes this file (read in its source):
 //! - Its `DistL2` returns the square root and `DistDot` asserts normalised
@@ -75,14 +78,24 @@ pub(crate) fn degree(cfg: &HnswConfig) -> usize {
 /// Rows inserted between two looks at the cancel flag.
 const INSERT_CHUNK: usize = 4096;
 
-/// Builds the graph of `vectors` (`dim` floats per row) for `space`;
-/// `None` if `cancel` answered true between two chunks of inserts (store
-/// closing, segment compacted away).
+/// Which HNSW construction builds a graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    /// Ours, over flat arrays (`build.rs`): what the engine uses.
+    Own,
+    /// `hnsw_rs`, the reference ours is measured against.
+    HnswRs,
+}
+
+/// Builds the graph of `vectors` (`dim` floats per row) for `space` with
+/// `builder`; `None` if `cancel` answered true between two chunks of
+/// inserts (store closing, segment compacted away).
 pub(crate) fn build_graph(
     vectors: &[f32],
     dim: usize,
     space: Space,
     cfg: &HnswConfig,
+    builder: Builder,
     cancel: &(dyn Fn() -> bool + Sync),
 ) -> Result<Option<Graph>> {
     if dim == 0 || vectors.len() / dim * dim != vectors.len() {
@@ -116,6 +129,15 @@ pub(crate) fn build_graph(
         .start_handler(|_| crate::os::lower_thread_priority())
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the index build threads: {e}")))?;
+    if builder == Builder::Own {
+        let graph = super::build::build(vectors, dim, space, m, ef_c, &pool, cancel);
+        if let Some(g) = &graph {
+            g.validate().map_err(|e| {
+                Error::Internal(format!("the graph builder produced an invalid graph: {e}"))
+            })?;
+        }
+        return Ok(graph);
+    }
     let params = BuildParams {
         n,
         m,
@@ -330,10 +352,10 @@ mod tests {
     fn rejects_non_finite_and_ragged_input() {
         let cfg = HnswConfig::default();
         let never = || false;
-        assert!(build_graph(&[1.0, f32::NAN], 2, Space::L2, &cfg, &never).is_err());
-        assert!(build_graph(&[1.0, 2.0, 3.0], 2, Space::L2, &cfg, &never).is_err());
+        assert!(build_graph(&[1.0, f32::NAN], 2, Space::L2, &cfg, Builder::Own, &never).is_err());
+        assert!(build_graph(&[1.0, 2.0, 3.0], 2, Space::L2, &cfg, Builder::Own, &never).is_err());
         assert_eq!(
-            build_graph(&[], 2, Space::L2, &cfg, &never).unwrap(),
+            build_graph(&[], 2, Space::L2, &cfg, Builder::Own, &never).unwrap(),
             Some(Graph::default())
         );
     }
@@ -345,7 +367,7 @@ mod tests {
         let asked = std::sync::atomic::AtomicUsize::new(0);
         let cancel = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1;
         assert_eq!(
-            build_graph(&data, 4, Space::L2, &cfg, &cancel).unwrap(),
+            build_graph(&data, 4, Space::L2, &cfg, Builder::HnswRs, &cancel).unwrap(),
             None
         );
         assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);

@@ -1,5 +1,6 @@
 //! Vector search: Chroma's distances (SIMD), exact top-k, and per immutable
-//! segment an HNSW graph (built with hnsw_rs, searched in a compact form)
+//! segment an HNSW graph (built by our own construction, `build.rs`, and
+//! searched in a compact form)
 //! with a filter-aware planner and checksummed persistence.
 //!
 //! The engine calls, per segment: [`SegmentGraph::build`] off the write
@@ -8,6 +9,7 @@
 //! rows; [`exact_query`] serves segments without a usable graph and
 //! [`exact_top_k`] the memtable.
 
+mod build;
 mod column;
 pub mod distance;
 mod exact;

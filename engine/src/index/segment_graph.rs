@@ -19,7 +19,7 @@ use super::distance::{norm, prefetch, QueryDistance};
 use super::exact::{exact_top_k, scan};
 use super::graph::Graph;
 use super::graph_file::{self, GraphParams};
-use super::hnsw::{build_graph, degree};
+use super::hnsw::{build_graph, degree, Builder};
 use super::planner::{plan, Plan, EXACT_MAX_ROWS};
 use super::row_set::{Admits, RowSet};
 use super::sq8::{Sq8, Sq8Query};
@@ -70,7 +70,30 @@ impl SegmentGraph {
         cfg: &HnswConfig,
         cancel: &(dyn Fn() -> bool + Sync),
     ) -> Result<Option<Self>> {
-        let Some(graph) = build_graph(vectors, dim, space, cfg, cancel)? else {
+        Self::build_with(vectors, dim, space, cfg, Builder::Own, cancel)
+    }
+
+    /// [`SegmentGraph::build`] with the reference builder, `hnsw_rs`, for
+    /// tests and benches that measure ours against it.
+    pub fn build_reference(
+        vectors: &[f32],
+        dim: usize,
+        space: Space,
+        cfg: &HnswConfig,
+    ) -> Result<Self> {
+        Self::build_with(vectors, dim, space, cfg, Builder::HnswRs, &|| false)?
+            .ok_or_else(|| Error::Internal("graph build cancelled".into()))
+    }
+
+    fn build_with(
+        vectors: &[f32],
+        dim: usize,
+        space: Space,
+        cfg: &HnswConfig,
+        builder: Builder,
+        cancel: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<Self>> {
+        let Some(graph) = build_graph(vectors, dim, space, cfg, builder, cancel)? else {
             return Ok(None);
         };
         Ok(Some(SegmentGraph {

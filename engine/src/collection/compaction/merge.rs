@@ -1,9 +1,9 @@
 //! The compaction executor: merges a run of adjacent segments into one new
 //! segment (newest version of each id wins; tombstones dropped when the run
-//! starts at the oldest segment), builds its graph when the old segments all
-//! had theirs (otherwise the background builder does, afterwards), publishes
-//! it in the manifest, swaps it into the next version and deletes the old
-//! files.
+//! starts at the oldest segment), builds its graph (unless writes are quiet
+//! and some old segment had none: then the background builder does,
+//! afterwards), publishes it in the manifest, swaps it into the next
+//! version and deletes the old files.
 //!
 //! One compaction runs at a time (`Core::compaction`). It reads, writes
 //! and builds without the manifest lock, so flushes go on meanwhile; they
@@ -106,18 +106,20 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
     };
     drop(origin);
     // Index the merged segment before it replaces the old ones, which keep
-    // serving with their graphs meanwhile, so a merge never slows queries
-    // down. When some of them have no graph yet (a store reopened after a
-    // crash, or merges outrunning the builder), queries scan those anyway:
-    // the merged segment, which holds only their live rows, replaces them at
-    // once and gets its graph in the background, so the dead rows' disk
-    // comes back in seconds rather than after a build.
-    let inputs_indexed = segs
-        .iter()
-        .all(|s| !crate::graphs::wants_graph(&s.seg) || s.seg.graph().is_some());
+    // serving with their graphs meanwhile: a merge never slows queries down,
+    // and while writes come in, merges pace them (the write stall counts
+    // segments). One exception: when writes are quiet and some of the old
+    // segments have no graph (a store reopened after a crash), queries scan
+    // those anyway, so the merged segment, holding only their live rows,
+    // replaces them at once and gets its graph in the background: the dead
+    // rows' disk comes back in seconds rather than after a build.
+    let swap_first = core.writes_quiet()
+        && segs
+            .iter()
+            .any(|s| crate::graphs::wants_graph(&s.seg) && s.seg.graph().is_none());
     if let Some(m) = merged
         .as_ref()
-        .filter(|m| inputs_indexed && crate::graphs::wants_graph(&m.seg))
+        .filter(|m| !swap_first && crate::graphs::wants_graph(&m.seg))
     {
         let cancel = || core.dropped.load(Ordering::SeqCst) || core.graphs.should_stop();
         if let Err(e) = crate::graphs::build_now(&m.seg, &core.graphs, &v.config.hnsw, &cancel) {
