@@ -136,12 +136,21 @@ fn setup() -> Setup {
             let found: Vec<_> = (0..ds.query_count())
                 .map(|i| r.query(&ds.vectors, ds.query(i), K, ef, &RowSet::All))
                 .collect();
+            let nq = ds.query_count();
+            let (qps, _) = rate(3.0, |i| {
+                black_box(r.query(&ds.vectors, ds.query(i % nq), K, ef, &RowSet::All));
+            });
+            let (qps_ours, _) = rate(3.0, |i| {
+                black_box(g.query(&ds.vectors, ds.query(i % nq), K, ef, &RowSet::All));
+            });
             eprintln!(
                 "RESULT build_reference(hnsw_rs) space={space:?} n={n} wall_secs={secs:.2} cpu_secs={cpu:.2} \
-                 vectors_per_wall_sec={:.0} vectors_per_cpu_sec={:.0} recall@{K}={:.4}",
+                 vectors_per_wall_sec={:.0} vectors_per_cpu_sec={:.0} recall@{K}={:.4} \
+                 graph_bytes_per_vector={:.1} single_thread_qps_wall={qps:.0} (ours, measured beside it: {qps_ours:.0})",
                 n as f64 / secs,
                 n as f64 / cpu,
-                recall(&found, &truth)
+                recall(&found, &truth),
+                r.graph_bytes() as f64 / n as f64,
             );
         }
         let nq = ds.query_count();

@@ -24,9 +24,9 @@
 //! - **Distances**: Chroma's order for the space, from the f32 column:
 //!   squared L2; for cosine `1 − a·b/(|a||b|)` with the norms computed once;
 //!   for inner product `−a·b` (its order is `1 − a·b`'s, the ip-NSW graph).
-//! - **Visited sets**: one generation-stamped array per thread, reused.
+//! - **Visited sets**: one generation-stamped array per thread, reused
+//!   (`visited.rs`).
 
-use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -35,8 +35,9 @@ use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 
 use super::distance::{dot, l2_squared, norm, prefetch};
-use super::graph::{Graph, Layer};
+use super::graph::Graph;
 use super::topk::Scored;
+use super::visited::with_visited;
 use crate::types::Space;
 
 /// Rows inserted between two looks at the cancel flag.
@@ -111,41 +112,6 @@ fn level_of(r: u64, m: usize) -> usize {
     let u = ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
     let level = (-u.ln() / (m as f64).ln()).floor();
     (level as usize).min(MAX_LEVEL)
-}
-
-/// Rows seen by the current beam search, by generation stamp.
-#[derive(Default)]
-struct Visited {
-    stamps: Vec<u32>,
-    generation: u32,
-}
-
-impl Visited {
-    fn reset(&mut self, n: usize) {
-        if self.stamps.len() < n {
-            self.stamps.resize(n, 0);
-        }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.stamps.fill(0);
-            self.generation = 1;
-        }
-    }
-
-    #[inline]
-    fn insert(&mut self, row: u32) -> bool {
-        let s = &mut self.stamps[row as usize];
-        if *s == self.generation {
-            false
-        } else {
-            *s = self.generation;
-            true
-        }
-    }
-}
-
-thread_local! {
-    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
 }
 
 impl<'a> Builder<'a> {
@@ -246,9 +212,7 @@ impl<'a> Builder<'a> {
         layer: usize,
         buf: &mut Vec<u32>,
     ) -> Vec<Scored> {
-        VISITED.with(|cell| {
-            let mut visited = cell.borrow_mut();
-            visited.reset(self.n);
+        with_visited(self.n, |visited| {
             let mut candidates: BinaryHeap<Reverse<Scored>> =
                 BinaryHeap::with_capacity(self.ef * 2);
             let mut top: BinaryHeap<Scored> = BinaryHeap::with_capacity(self.ef + 1);
@@ -376,45 +340,12 @@ impl<'a> Builder<'a> {
 
     /// The finished graph in CSR layers.
     fn finish(self) -> Graph {
-        let n = self.n;
         let Some((entry, top)) = *self.entry.read() else {
             return Graph::default();
         };
-        let mut layers = Vec::with_capacity(top + 1);
-        let mut buf = Vec::new();
-        for l in 0..=top {
-            let nodes: Vec<u32> = if l == 0 {
-                Vec::new()
-            } else {
-                (0..n as u32)
-                    .filter(|&r| self.levels[r as usize] as usize >= l)
-                    .collect()
-            };
-            let mut offsets = Vec::with_capacity(if l == 0 { n + 1 } else { nodes.len() + 1 });
-            offsets.push(0u32);
-            let mut neighbours = Vec::new();
-            let rows: Box<dyn Iterator<Item = u32>> = if l == 0 {
-                Box::new(0..n as u32)
-            } else {
-                Box::new(nodes.iter().copied())
-            };
-            for row in rows {
-                self.neighbours(row, l, &mut buf);
-                neighbours.extend(buf.iter().copied().filter(|&nb| nb != row));
-                offsets.push(neighbours.len() as u32);
-            }
-            neighbours.shrink_to_fit();
-            layers.push(Layer {
-                nodes,
-                offsets,
-                neighbours,
-            });
-        }
-        Graph {
-            n: n as u32,
-            entry: Some(entry),
-            layers,
-        }
+        Graph::from_lists(&self.levels, entry, top, |row, layer, out| {
+            self.neighbours(row, layer, out)
+        })
     }
 }
 

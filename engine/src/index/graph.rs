@@ -9,11 +9,11 @@
 //! best candidates from the segment's f32 column), and a search allocates
 //! no per-node objects.
 
-use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::topk::Scored;
+use super::visited::with_visited;
 
 /// The adjacency of one layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,6 +60,56 @@ pub(crate) struct Graph {
 }
 
 impl Graph {
+    /// Lays per-row neighbour lists out as CSR layers: row `r` is in layers
+    /// `0..=levels[r]`, `entry` is where searches start (a row of layer
+    /// `top`), and `lists(row, layer, out)` puts `row`'s neighbours in
+    /// `layer` into `out`. A neighbour that is the row itself, out of range
+    /// or not in the layer is dropped. Both builders finish with this.
+    pub(crate) fn from_lists(
+        levels: &[u8],
+        entry: u32,
+        top: usize,
+        mut lists: impl FnMut(u32, usize, &mut Vec<u32>),
+    ) -> Graph {
+        let n = levels.len();
+        let in_layer = |r: u32, l: usize| (r as usize) < n && levels[r as usize] as usize >= l;
+        let mut layers = Vec::with_capacity(top + 1);
+        let mut buf = Vec::new();
+        for l in 0..=top {
+            let nodes: Vec<u32> = if l == 0 {
+                Vec::new()
+            } else {
+                (0..n as u32).filter(|&r| in_layer(r, l)).collect()
+            };
+            let count = if l == 0 { n } else { nodes.len() };
+            let mut offsets = Vec::with_capacity(count + 1);
+            offsets.push(0u32);
+            let mut neighbours = Vec::new();
+            for i in 0..count {
+                let row = if l == 0 { i as u32 } else { nodes[i] };
+                buf.clear();
+                lists(row, l, &mut buf);
+                neighbours.extend(
+                    buf.iter()
+                        .copied()
+                        .filter(|&nb| nb != row && in_layer(nb, l)),
+                );
+                offsets.push(neighbours.len() as u32);
+            }
+            neighbours.shrink_to_fit();
+            layers.push(Layer {
+                nodes,
+                offsets,
+                neighbours,
+            });
+        }
+        Graph {
+            n: n as u32,
+            entry: (n > 0).then_some(entry),
+            layers,
+        }
+    }
+
     /// Bytes of heap memory held by the adjacency.
     pub fn heap_bytes(&self) -> usize {
         self.layers.iter().map(Layer::heap_bytes).sum::<usize>()
@@ -184,9 +234,7 @@ impl Graph {
         }
         let is_allowed = |r: u32| allowed.is_none_or(|f| f(r));
         let base = &self.layers[0];
-        VISITED.with(|cell| {
-            let mut visited = cell.borrow_mut();
-            visited.reset(self.n as usize);
+        with_visited(self.n as usize, |visited| {
             visited.insert(ep);
             let mut candidates = BinaryHeap::with_capacity(ef * 4);
             let mut top: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
@@ -266,43 +314,6 @@ impl Graph {
 /// The fewest candidates a filtered expansion gathers through rejected
 /// neighbours (the base layer's degree is `2 * max_neighbors`, 32 by default).
 const TWO_HOP_MIN_CAP: usize = 32;
-
-/// Rows seen by the current search, by generation stamp, so a search clears
-/// nothing; one per thread, reused across searches.
-#[derive(Default)]
-struct Visited {
-    stamps: Vec<u16>,
-    generation: u16,
-}
-
-impl Visited {
-    fn reset(&mut self, n: usize) {
-        if self.stamps.len() < n {
-            self.stamps.resize(n, 0);
-        }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.stamps.fill(0);
-            self.generation = 1;
-        }
-    }
-
-    /// Marks `row`; false if it was already marked in this generation.
-    #[inline]
-    fn insert(&mut self, row: u32) -> bool {
-        let s = &mut self.stamps[row as usize];
-        if *s == self.generation {
-            false
-        } else {
-            *s = self.generation;
-            true
-        }
-    }
-}
-
-thread_local! {
-    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
-}
 
 #[cfg(test)]
 mod tests {

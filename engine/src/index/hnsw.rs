@@ -41,7 +41,7 @@ use crate::types::{HnswConfig, Space};
 
 use super::distance::{dot, l2_squared, norm};
 
-use super::graph::{Graph, Layer};
+use super::graph::Graph;
 
 /// Squared Euclidean distance for `hnsw_rs`; always `>= 0` on finite input.
 #[derive(Debug, Clone, Copy, Default)]
@@ -275,45 +275,13 @@ fn extract<D: Distance<f32> + Send + Sync>(hnsw: &Hnsw<'_, f32, D>, n: usize) ->
         .map(|p| p.get_origin_id() as u32)
         .filter(|&r| (r as usize) < n)
         .unwrap_or(0);
-    let mut layers = Vec::with_capacity(top + 1);
-    for l in 0..=top {
-        let nodes: Vec<u32> = if l == 0 {
-            Vec::new()
-        } else {
-            (0..n as u32)
-                .filter(|&r| level[r as usize] as usize >= l)
-                .collect()
-        };
-        let rows: Box<dyn Iterator<Item = u32>> = if l == 0 {
-            Box::new(0..n as u32)
-        } else {
-            Box::new(nodes.iter().copied())
-        };
-        let mut offsets = vec![0u32];
-        let mut neighbours = Vec::new();
-        for row in rows {
-            if let Some(list) = adjacency[row as usize].get(l) {
-                // hnsw_rs may list a row of a lower level in an upper layer
-                // (its insert records entry points above a point's level);
-                // keep only rows present in the layer, and no self-loops.
-                neighbours.extend(list.iter().copied().filter(|&nb| {
-                    nb != row && (nb as usize) < n && level[nb as usize] as usize >= l
-                }));
-            }
-            offsets.push(neighbours.len() as u32);
+    // hnsw_rs may list a row of a lower level in an upper layer (its insert
+    // records entry points above a point's level): `from_lists` drops them.
+    Graph::from_lists(&level, entry, top, |row, l, out| {
+        if let Some(list) = adjacency[row as usize].get(l) {
+            out.extend_from_slice(list);
         }
-        neighbours.shrink_to_fit();
-        layers.push(Layer {
-            nodes,
-            offsets,
-            neighbours,
-        });
-    }
-    Graph {
-        n: n as u32,
-        entry: Some(entry),
-        layers,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod row_set;
 mod segment_graph;
 mod sq8;
 pub mod topk;
+mod visited;
 
 pub use column::VectorColumn;
 pub use exact::exact_top_k;
