@@ -35,6 +35,9 @@ pub(crate) struct MemEntry {
     pub(crate) op: Op,
     /// The previous slot holding the same id in this memtable.
     prev: Option<u32>,
+    /// A put's embedding norm ([`crate::index::distance::norm`]), so a
+    /// cosine scan reads each vector once; 0 for a delete.
+    pub(crate) norm: f32,
     /// Sequence number of the op that replaced it ([`NEWEST`] if none).
     superseded: AtomicU64,
 }
@@ -85,9 +88,14 @@ impl Memtable {
             p.supersede(seq);
         }
         let id = op.id().to_string();
+        let norm = match &op {
+            Op::Put(r) => crate::index::distance::norm(&r.embedding),
+            Op::Delete(_) => 0.0,
+        };
         let slot = self.entries.push(MemEntry {
             op,
             prev,
+            norm,
             superseded: AtomicU64::new(NEWEST),
         });
         index.insert(id, slot as u32);

@@ -9,9 +9,9 @@ use std::cmp::Ordering;
 
 use super::version::{Loc, Source, Version};
 use crate::error::Result;
-use crate::index::distance::distance;
+use crate::index::distance::{prefetch, QueryDistance};
 use crate::index::topk::TopN;
-use crate::index::{exact_query, RowSet, VectorColumn};
+use crate::index::{exact_query_normed, RowSet, VectorColumn};
 use crate::types::Space;
 
 /// A candidate: distance, then insertion order as the tie-breaker.
@@ -65,7 +65,13 @@ pub(crate) fn source_top_k(
             let column = seg.column()?;
             let found = match seg.graph() {
                 Some(g) => g.query(&column, query, k, ef_search, rows),
-                None => exact_query(column.floats(), seg.dim(), space, query, k, rows),
+                None => {
+                    let norms = match space {
+                        Space::Cosine => Some(seg.norms()?),
+                        Space::L2 | Space::Ip => None,
+                    };
+                    exact_query_normed(column.floats(), seg.dim(), space, norms, query, k, rows)
+                }
             };
             for (row, dist) in found {
                 top.offer(Hit {
@@ -75,14 +81,22 @@ pub(crate) fn source_top_k(
                 });
             }
         }
-        Source::Mem(_) => {
-            for row in rows.iter(total) {
-                let loc = (src, row);
-                let x = v.embedding(loc)?;
+        Source::Mem(m) => {
+            // One pass over each vector (its norm was taken when it was
+            // written), the next one prefetched: the same distances as
+            // `distance(space, query, x)`, bit for bit.
+            let qd = QueryDistance::new(space, query);
+            let record = |row: u32| m.entry(row as usize).and_then(|e| Some((e, e.record()?)));
+            let mut rows = rows.iter(total).peekable();
+            while let Some(row) = rows.next() {
+                if let Some((_, next)) = rows.peek().and_then(|&r| record(r)) {
+                    prefetch(&next.embedding);
+                }
+                let Some((e, r)) = record(row) else { continue };
                 top.offer(Hit {
-                    dist: distance(space, query, x),
-                    order: v.order(loc),
-                    loc,
+                    dist: qd.to_with_norm(&r.embedding, e.norm),
+                    order: r.order,
+                    loc: (src, row),
                 });
             }
         }

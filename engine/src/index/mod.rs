@@ -31,4 +31,5 @@ pub use planner::{
     VISITS_PER_EF,
 };
 pub use row_set::{Row, RowMask, RowSet};
+pub(crate) use segment_graph::exact_query_normed;
 pub use segment_graph::{exact_query, SegmentGraph};

@@ -374,15 +374,23 @@ pub fn exact_query(
     k: usize,
     rows: &RowSet,
 ) -> Vec<(u32, f32)> {
+    exact_query_normed(vectors, dim, space, None, query, k, rows)
+}
+
+/// [`exact_query`] with, for cosine, every row's norm (`norms[row]`), so
+/// each row is read once; the distances are the same, bit for bit.
+pub(crate) fn exact_query_normed(
+    vectors: &[f32],
+    dim: usize,
+    space: Space,
+    norms: Option<&[f32]>,
+    query: &[f32],
+    k: usize,
+    rows: &RowSet,
+) -> Vec<(u32, f32)> {
     if dim == 0 {
         return Vec::new();
     }
-    exact_top_k(
-        vectors,
-        dim,
-        space,
-        query,
-        k,
-        rows.iter(vectors.len() / dim),
-    )
+    let n = vectors.len() / dim;
+    scan(vectors, dim, space, query, norms, k, rows.iter(n))
 }

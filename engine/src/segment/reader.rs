@@ -42,6 +42,9 @@ pub(crate) struct Segment {
     vectors_ok: OnceLock<std::result::Result<(), String>>,
     /// The HNSW graph, once the background builder has published it.
     graph: OnceLock<SegmentGraph>,
+    /// Every row's norm, taken the first time a cosine scan needs them
+    /// (while the segment has no graph), so a scan reads each row once.
+    norms: OnceLock<Vec<f32>>,
 }
 
 impl Segment {
@@ -78,6 +81,7 @@ impl Segment {
             meta_index: OnceLock::new(),
             vectors_ok: OnceLock::new(),
             graph: OnceLock::new(),
+            norms: OnceLock::new(),
         })
     }
 
@@ -195,6 +199,20 @@ impl Segment {
             self.mmap
                 .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len)
         };
+    }
+
+    /// Every row's norm ([`crate::index::distance::norm`]), computed once.
+    pub(crate) fn norms(&self) -> Result<&[f32]> {
+        if let Some(n) = self.norms.get() {
+            return Ok(n);
+        }
+        let d = self.dim().max(1);
+        let norms = self
+            .vectors()?
+            .chunks_exact(d)
+            .map(crate::index::distance::norm)
+            .collect();
+        Ok(self.norms.get_or_init(|| norms))
     }
 
     /// The published graph, if any (until then the segment is searched exactly).
