@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use uuid::Uuid;
 
 use crate::catalog::Catalog;
-use crate::collection::core::{Core, Event};
+use crate::collection::core::{Core, Event, OpenArgs};
 use crate::error::Result;
 use crate::graphs::GraphQueue;
 use crate::options::Options;
@@ -95,21 +95,23 @@ impl Registry {
             return Err(crate::error::Error::Internal("the store is closing".into()));
         }
         let events = self.events.clone();
-        let core = Arc::new(Core::open(
-            self.options.fs.clone(),
-            info.id,
-            self.collection_dir(info.id),
-            info.config.clone(),
-            self.options.memtable_bytes,
-            self.options.compaction.clone(),
-            self.options
+        let core = Arc::new(Core::open(OpenArgs {
+            fs: self.options.fs.clone(),
+            id: info.id,
+            dir: self.collection_dir(info.id),
+            config: info.config.clone(),
+            memtable_limit: self.options.memtable_bytes,
+            policy: self.options.compaction.clone(),
+            stall: self
+                .options
                 .write_stall
                 .clone()
                 .filter(|_| self.events.is_some()),
-            self.graphs
+            graphs: self
+                .graphs
                 .ctx(info.id, info.config.hnsw.space, self.options.fs.clone()),
-            events.clone(),
-        )?);
+            events: events.clone(),
+        })?);
         cores.insert(info.id, core.clone());
         if let Some(tx) = events {
             let _ = tx.send(Event::Opened(Arc::downgrade(&core)));

@@ -66,7 +66,7 @@ fn readers_never_see_half_a_write_while_segments_are_swapped() {
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     write_group(&c, (n as usize * 3 + w) % GROUPS, n as f32);
-                    if n % 7 == 0 {
+                    if n.is_multiple_of(7) {
                         // A delete and re-add in separate writes: the
                         // count may dip between them, never the values.
                         let id = format!("g{}-0", n as usize % GROUPS);

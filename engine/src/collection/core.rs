@@ -78,6 +78,25 @@ pub(crate) struct Core {
     pub(crate) events: Option<std::sync::mpsc::Sender<Event>>,
 }
 
+/// What opening a collection takes from its store.
+pub(crate) struct OpenArgs {
+    /// The file system every write goes through.
+    pub(crate) fs: Arc<dyn Fs>,
+    pub(crate) id: Uuid,
+    /// The collection's directory.
+    pub(crate) dir: PathBuf,
+    pub(crate) config: CollectionConfig,
+    /// Flush threshold of the memtable, in bytes.
+    pub(crate) memtable_limit: usize,
+    pub(crate) policy: crate::collection::compaction::Policy,
+    /// `None`: writes never wait for background work.
+    pub(crate) stall: Option<crate::collection::stall::WriteStall>,
+    /// Graph counters and the builder's queue.
+    pub(crate) graphs: Arc<GraphCtx>,
+    /// Where the collection reports to its store (`None`: no worker).
+    pub(crate) events: Option<std::sync::mpsc::Sender<Event>>,
+}
+
 impl Core {
     /// Whether the collection has had no write for a second (or none
     /// since it was opened).
@@ -105,17 +124,18 @@ impl Core {
 
     /// Opens a collection directory: manifest, segments (header and
     /// records; vectors stay unread), WAL replay.
-    pub(crate) fn open(
-        fs: Arc<dyn Fs>,
-        id: Uuid,
-        dir: PathBuf,
-        config: CollectionConfig,
-        memtable_limit: usize,
-        policy: crate::collection::compaction::Policy,
-        stall: Option<crate::collection::stall::WriteStall>,
-        graphs: Arc<GraphCtx>,
-        events: Option<std::sync::mpsc::Sender<Event>>,
-    ) -> Result<Core> {
+    pub(crate) fn open(args: OpenArgs) -> Result<Core> {
+        let OpenArgs {
+            fs,
+            id,
+            dir,
+            config,
+            memtable_limit,
+            policy,
+            stall,
+            graphs,
+            events,
+        } = args;
         let manifest = Manifest::load(&dir)?;
         let mut wal_nos = Vec::new();
         let mut max_no = 0u64;

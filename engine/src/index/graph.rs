@@ -85,8 +85,12 @@ impl Graph {
             let mut offsets = Vec::with_capacity(count + 1);
             offsets.push(0u32);
             let mut neighbours = Vec::new();
-            for i in 0..count {
-                let row = if l == 0 { i as u32 } else { nodes[i] };
+            let rows: Box<dyn Iterator<Item = u32> + '_> = if l == 0 {
+                Box::new(0..n as u32)
+            } else {
+                Box::new(nodes.iter().copied())
+            };
+            for row in rows {
                 buf.clear();
                 lists(row, l, &mut buf);
                 neighbours.extend(
