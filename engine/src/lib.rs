@@ -53,6 +53,7 @@ mod options;
 mod os;
 mod record;
 mod registry;
+mod row_set;
 mod segment;
 pub mod types;
 mod worker;

@@ -35,8 +35,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ast::{Comparison, Number, Scalar, Where};
 use super::numeric::{Num, NumKey};
-use crate::index::{Row, RowSet};
 use crate::metadata::{Metadata, MetadataValue};
+use crate::row_set::{Row, RowSet};
 
 /// What the index says about a filter: the rows that can match it.
 #[derive(Debug, Clone, PartialEq, Eq)]

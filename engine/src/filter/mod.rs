@@ -12,7 +12,7 @@ mod index;
 mod numeric;
 mod parse;
 
-pub use crate::index::Row;
+pub use crate::row_set::Row;
 pub use ast::{Comparison, DocumentTest, Number, Pattern, Scalar, Where, WhereDocument};
 pub use index::{Candidates, MetadataIndex};
 pub use numeric::NumKey;

@@ -17,12 +17,12 @@ mod graph;
 mod graph_file;
 mod hnsw;
 mod planner;
-mod row_set;
 mod segment_graph;
 mod sq8;
 pub mod topk;
 mod visited;
 
+pub use crate::row_set::{Row, RowMask, RowSet};
 pub use column::VectorColumn;
 pub use exact::exact_top_k;
 pub use graph_file::HEADER_LEN as GRAPH_FILE_HEADER_LEN;
@@ -30,6 +30,5 @@ pub use planner::{
     plan, Plan, EXACT_MAX_ROWS, GRAPH_VISIT_COST, MIN_GRAPH_SELECTIVITY, MIN_GRAPH_SELECTIVITY_IP,
     VISITS_PER_EF,
 };
-pub use row_set::{Row, RowMask, RowSet};
 pub(crate) use segment_graph::exact_query_normed;
 pub use segment_graph::{exact_query, SegmentGraph};

@@ -21,9 +21,9 @@ use super::graph::Graph;
 use super::graph_file::{self, GraphParams};
 use super::hnsw::{build_graph, degree, Builder};
 use super::planner::{plan, Plan, EXACT_MAX_ROWS};
-use super::row_set::{Admits, RowSet};
 use super::sq8::{Sq8, Sq8Query};
 use super::topk::TopK;
+use crate::row_set::{Admits, RowSet};
 
 /// The HNSW index of one segment.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,8 @@
 //! may consider: [`RowSet`], the one row-set type the filter index, the
 //! planner and search share, and [`RowMask`], the bitset it is built on
 //! (a collection version keeps one per segment: the rows newer sources
-//! override).
+//! override). A leaf module (it imports nothing from the crate), so both
+//! `filter` and `index` build on it; `index` re-exports it.
 
 use std::sync::Arc;
 
