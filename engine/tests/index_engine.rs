@@ -600,3 +600,48 @@ fn overwritten_rows_of_indexed_segments_are_never_returned() {
     let r = recall_current(&c, &m, &truth);
     assert!(r >= 0.95, "recall@10 after reopening: {r}");
 }
+
+/// Rows no graph indexes yet — the memtable's, and a small segment's
+/// (always scanned) — are ranked with Chroma's distances bit for bit in
+/// every space, with norms taken once per row for cosine.
+#[test]
+fn memtable_and_scanned_segment_distances_are_exact() {
+    let m = mixture(1_500, 20, DIM, 16, 0.7, true, 31);
+    for space in [Space::Cosine, Space::L2, Space::Ip] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_db(dir.path());
+        let c = create(&db, "fresh", space);
+        let row = |i: usize| m.data[i * DIM..(i + 1) * DIM].to_vec();
+        let add = |range: std::ops::Range<usize>| {
+            c.add(RecordBatch {
+                ids: range.clone().map(|i| format!("r{i}")).collect(),
+                embeddings: Some(range.map(row).collect()),
+                ..Default::default()
+            })
+            .unwrap();
+        };
+        add(0..1_000);
+        c.flush().unwrap(); // 1,000 rows: a segment the planner always scans
+        add(1_000..1_500); // left in the memtable
+        assert_eq!(c.segment_count(), 1);
+        for q in &m.queries {
+            let r = query(&c, q, 1_500, None);
+            let mut want: Vec<(f32, String)> = (0..1_500)
+                .map(|i| (distance(space, q, &row(i)), format!("r{i}")))
+                .collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let got = r.distances.unwrap()[0].clone();
+            assert_eq!(got.len(), 1_500);
+            for (id, d) in r.ids[0].iter().zip(&got) {
+                let i: usize = id[1..].parse().unwrap();
+                assert_eq!(
+                    d.to_bits(),
+                    distance(space, q, &row(i)).to_bits(),
+                    "{space:?} {id}"
+                );
+            }
+            let want_d: Vec<f32> = want.iter().map(|w| w.0).collect();
+            assert_eq!(got, want_d, "{space:?}: order");
+        }
+    }
+}
