@@ -10,7 +10,7 @@
 //! ```text
 //! header, 32 bytes
 //!   0  [u8; 8]  magic  "CHRGRAPH"
-//!   8  u32      format version (1)
+//!   8  u32      format version (2; 1 is still read)
 //!  12  u32      reserved, 0
 //!  16  u64      body length in bytes
 //!  24  u32      crc32 of the body
@@ -22,7 +22,15 @@
 //!   layer 0:      u32 offsets[n + 1] | u32 neighbours[offsets[n]]
 //!   layer 1..L-1: u32 count | u32 nodes[count] (ascending)
 //!                 u32 offsets[count + 1] | u32 neighbours[offsets[count]]
+//!   format 2 only — what a search needs besides the adjacency, so a load
+//!   does not read the f32 column to derive it (`sq8.rs`):
+//!   f32 offset[dim] | f32 step[dim] | u8 codes[n · dim]
+//!   u32 count | f32 squared norms[count]   (l2: n, else 0)
+//!   u32 count | f32 norms[count]           (cosine: n, else 0)
 //! ```
+//!
+//! A format-1 file (no such section) is still read; the section is then
+//! derived from the column.
 //!
 //! Publication is atomic: the bytes go to `<file>.tmp`, which is fsynced,
 //! renamed over `<file>`, and the directory is fsynced.
@@ -34,9 +42,12 @@ use crate::fs::Fs;
 use crate::types::Space;
 
 use super::graph::{Graph, Layer};
+use super::sq8::Sq8;
 
 const MAGIC: [u8; 8] = *b"CHRGRAPH";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// The format before the 8-bit copy was stored.
+const VERSION_1: u32 = 1;
 const MAGIC_OFFSET: usize = 0;
 const VERSION_OFFSET: usize = MAGIC_OFFSET + MAGIC.len();
 const RESERVED_OFFSET: usize = VERSION_OFFSET + 4;
@@ -73,6 +84,22 @@ fn space_from_code(code: u8) -> Option<Space> {
     }
 }
 
+/// What a search needs besides the adjacency, stored from format 2 on.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Derived {
+    /// The 8-bit copy of the vectors.
+    pub sq8: Sq8,
+    /// Cosine: every row's norm; empty otherwise.
+    pub norms: Vec<f32>,
+}
+
+fn put_f32s(out: &mut Vec<u8>, xs: &[f32]) {
+    out.reserve(xs.len() * 4);
+    for x in xs {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
 fn put_u32s(out: &mut Vec<u8>, xs: &[u32]) {
     out.reserve(xs.len() * 4);
     for x in xs {
@@ -80,8 +107,9 @@ fn put_u32s(out: &mut Vec<u8>, xs: &[u32]) {
     }
 }
 
-/// The complete file contents for `graph`.
-pub(crate) fn encode(graph: &Graph, params: &GraphParams) -> Vec<u8> {
+/// The complete file contents for `graph`: format 2 with `derived`,
+/// format 1 without it.
+pub(crate) fn encode(graph: &Graph, params: &GraphParams, derived: Option<&Derived>) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(&params.dim.to_le_bytes());
     body.extend_from_slice(&graph.n.to_le_bytes());
@@ -99,9 +127,24 @@ pub(crate) fn encode(graph: &Graph, params: &GraphParams) -> Vec<u8> {
         put_u32s(&mut body, &layer.offsets);
         put_u32s(&mut body, &layer.neighbours);
     }
+    if let Some(d) = derived {
+        let (offset, step, codes, sq_norms) = d.sq8.parts();
+        put_f32s(&mut body, offset);
+        put_f32s(&mut body, step);
+        body.extend_from_slice(codes);
+        body.extend_from_slice(&(sq_norms.len() as u32).to_le_bytes());
+        put_f32s(&mut body, sq_norms);
+        body.extend_from_slice(&(d.norms.len() as u32).to_le_bytes());
+        put_f32s(&mut body, &d.norms);
+    }
+    let version = if derived.is_some() {
+        VERSION
+    } else {
+        VERSION_1
+    };
     let mut out = Vec::with_capacity(HEADER_LEN + body.len());
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
@@ -144,6 +187,14 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    fn f32s(&mut self, count: usize, what: &str) -> std::result::Result<Vec<f32>, String> {
+        Ok(self
+            .u32s(count, what)?
+            .into_iter()
+            .map(f32::from_bits)
+            .collect())
+    }
+
     fn u32s(&mut self, count: usize, what: &str) -> std::result::Result<Vec<u32>, String> {
         let len = count
             .checked_mul(4)
@@ -155,9 +206,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// What a graph file holds.
+pub(crate) type Decoded = (Graph, GraphParams, Option<Derived>);
+
 /// Checks the header and the checksums, then decodes and validates the
-/// graph. The error string says what failed.
-pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<(Graph, GraphParams), String> {
+/// graph (and, format 2, the derived section). The error string says what
+/// failed.
+pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<Decoded, String> {
     if bytes.len() < HEADER_LEN {
         return Err(format!(
             "{} bytes is shorter than the {HEADER_LEN}-byte header",
@@ -175,9 +230,9 @@ pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<(Graph, GraphParams), 
         return Err("header checksum mismatch".into());
     }
     let version = le32(VERSION_OFFSET);
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(format!(
-            "unsupported format version {version} (this build reads {VERSION})"
+            "unsupported format version {version} (this build reads {VERSION_1} and {VERSION})"
         ));
     }
     let mut len8 = [0u8; 8];
@@ -223,9 +278,33 @@ pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<(Graph, GraphParams), 
             neighbours,
         });
     }
+    let derived = if version == VERSION {
+        let (d, rows) = (dim as usize, n as usize);
+        let offset = r.f32s(d, "8-bit offsets")?;
+        let step = r.f32s(d, "8-bit steps")?;
+        let codes_len = rows
+            .checked_mul(d)
+            .ok_or("impossible length of the 8-bit codes")?;
+        let codes = r.take(codes_len, "8-bit codes")?.to_vec();
+        let count = r.u32("squared norm count")? as usize;
+        let sq_norms = r.f32s(count, "squared norms")?;
+        let sq8 = Sq8::from_parts(d, rows, space, offset, step, codes, sq_norms)?;
+        let count = r.u32("norm count")? as usize;
+        let want = if space == Space::Cosine { rows } else { 0 };
+        if count != want {
+            return Err(format!("{count} norms stored, {want} expected"));
+        }
+        let norms = r.f32s(count, "norms")?;
+        if !norms.iter().all(|x| x.is_finite()) {
+            return Err("a stored norm is not finite".into());
+        }
+        Some(Derived { sq8, norms })
+    } else {
+        None
+    };
     if r.pos != body.len() {
         return Err(format!(
-            "{} unexpected bytes after the last layer",
+            "{} unexpected bytes after the last section",
             body.len() - r.pos
         ));
     }
@@ -243,16 +322,24 @@ pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<(Graph, GraphParams), 
             max_neighbors,
             ef_construction,
         },
+        derived,
     ))
 }
 
-/// Writes `graph` to `path` atomically and durably (see the file comment).
-pub(crate) fn write(fs: &dyn Fs, path: &Path, graph: &Graph, params: &GraphParams) -> Result<()> {
-    crate::fs::atomic_write(fs, path, &encode(graph, params))
+/// Writes `graph` and what a search derives from the column to `path`,
+/// atomically and durably (see the file comment).
+pub(crate) fn write(
+    fs: &dyn Fs,
+    path: &Path,
+    graph: &Graph,
+    params: &GraphParams,
+    derived: &Derived,
+) -> Result<()> {
+    crate::fs::atomic_write(fs, path, &encode(graph, params, Some(derived)))
 }
 
 /// Reads and checks the graph file at `path`.
-pub(crate) fn read(path: &Path) -> Result<(Graph, GraphParams)> {
+pub(crate) fn read(path: &Path) -> Result<Decoded> {
     let bytes = crate::fs::read(path)?;
     decode(&bytes).map_err(|detail| Error::corrupted(path, detail))
 }
@@ -289,18 +376,56 @@ mod tests {
         )
     }
 
+    /// The 8-bit copy and norms of 3 rows of dimension 4 (`sample`'s).
+    fn derived(space: Space) -> Derived {
+        let column: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
+        Derived {
+            sq8: Sq8::encode(&column, 4, space),
+            norms: if space == Space::Cosine {
+                column
+                    .chunks_exact(4)
+                    .map(crate::index::distance::norm)
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
     #[test]
     fn round_trips() {
         let (g, p) = sample();
-        assert_eq!(decode(&encode(&g, &p)).unwrap(), (g, p));
+        assert_eq!(decode(&encode(&g, &p, None)).unwrap(), (g.clone(), p, None));
+        for space in [Space::L2, Space::Cosine, Space::Ip] {
+            let p = GraphParams { space, ..p };
+            let d = derived(space);
+            assert_eq!(
+                decode(&encode(&g, &p, Some(&d))).unwrap(),
+                (g.clone(), p, Some(d))
+            );
+        }
         let empty = Graph::default();
-        assert_eq!(decode(&encode(&empty, &p)).unwrap().0, empty);
+        assert_eq!(decode(&encode(&empty, &p, None)).unwrap().0, empty);
+    }
+
+    #[test]
+    fn a_derived_section_that_does_not_fit_is_rejected() {
+        let (g, p) = sample();
+        // Norms stored for a space that has none.
+        let mut d = derived(Space::Ip);
+        d.norms = vec![1.0; 3];
+        let err = decode(&encode(&g, &p, Some(&d))).unwrap_err();
+        assert!(err.contains("norms stored"), "{err}");
+        // Squared norms of l2 in an ip file.
+        let d = derived(Space::L2);
+        let err = decode(&encode(&g, &p, Some(&d))).unwrap_err();
+        assert!(err.contains("squared norms"), "{err}");
     }
 
     #[test]
     fn every_single_byte_flip_and_truncation_is_detected() {
         let (g, p) = sample();
-        let bytes = encode(&g, &p);
+        let bytes = encode(&g, &p, Some(&derived(p.space)));
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0x01;
@@ -316,7 +441,7 @@ mod tests {
     fn a_checksummed_but_inconsistent_body_is_rejected() {
         let (mut g, p) = sample();
         g.layers[0].neighbours[0] = 7; // out of range, yet correctly checksummed
-        let err = decode(&encode(&g, &p)).unwrap_err();
+        let err = decode(&encode(&g, &p, None)).unwrap_err();
         assert!(err.contains("neighbour 7"), "{err}");
     }
 }

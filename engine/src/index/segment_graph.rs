@@ -18,7 +18,7 @@ use super::column::VectorColumn;
 use super::distance::{norm, prefetch, QueryDistance};
 use super::exact::{exact_top_k, scan};
 use super::graph::Graph;
-use super::graph_file::{self, GraphParams};
+use super::graph_file::{self, Derived, GraphParams};
 use super::hnsw::{build_graph, degree, Builder};
 use super::planner::{plan, Plan, EXACT_MAX_ROWS};
 use super::sq8::{Sq8, Sq8Query};
@@ -314,7 +314,11 @@ impl SegmentGraph {
             max_neighbors: self.max_neighbors as u32,
             ef_construction: self.ef_construction as u32,
         };
-        graph_file::write(fs, path, &self.graph, &params)
+        let derived = Derived {
+            sq8: self.sq8.clone(),
+            norms: self.norms.clone(),
+        };
+        graph_file::write(fs, path, &self.graph, &params, &derived)
     }
 
     /// Loads the index saved at `path` for the segment whose column is
@@ -323,7 +327,7 @@ impl SegmentGraph {
     /// dimension, space or row count, gives [`Error::Corrupted`] naming it:
     /// the caller then serves the segment with [`exact_query`] and rebuilds.
     pub fn load(path: &Path, vectors: &[f32], dim: usize, space: Space) -> Result<Self> {
-        let (graph, params) = graph_file::read(path)?;
+        let (graph, params, derived) = graph_file::read(path)?;
         if params.dim as usize != dim || params.space != space {
             return Err(Error::corrupted(
                 path,
@@ -343,11 +347,19 @@ impl SegmentGraph {
                 ),
             ));
         }
+        // Format 2 stores the 8-bit copy and norms; format 1 derives them.
+        let (sq8, norms) = match derived {
+            Some(d) => (d.sq8, d.norms),
+            None => (
+                Sq8::encode(vectors, dim, space),
+                norms_of(vectors, dim, space),
+            ),
+        };
         Ok(SegmentGraph {
             dim,
             space,
-            norms: norms_of(vectors, dim, space),
-            sq8: Sq8::encode(vectors, dim, space),
+            norms,
+            sq8,
             graph,
             max_neighbors: params.max_neighbors as usize,
             ef_construction: params.ef_construction as usize,
@@ -393,4 +405,38 @@ pub(crate) fn exact_query_normed(
     }
     let n = vectors.len() / dim;
     scan(vectors, dim, space, query, norms, k, rows.iter(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph file written before the 8-bit copy was stored (format 1)
+    /// still loads, deriving the copy: the same index as a format-2 load.
+    #[test]
+    fn a_format_1_graph_file_still_loads() {
+        let (dim, n) = (8, 3_000);
+        let data: Vec<f32> = (0..n * dim).map(|i| ((i * 31 % 97) as f32).cos()).collect();
+        let cfg = HnswConfig {
+            num_threads: 2,
+            ..HnswConfig::default()
+        };
+        for space in [Space::L2, Space::Cosine, Space::Ip] {
+            let built = SegmentGraph::build(&data, dim, space, &cfg).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let v2 = dir.path().join("v2.graph");
+            built.save(&v2).unwrap();
+            assert_eq!(SegmentGraph::load(&v2, &data, dim, space).unwrap(), built);
+            let params = GraphParams {
+                dim: dim as u32,
+                space,
+                max_neighbors: built.max_neighbors as u32,
+                ef_construction: built.ef_construction as u32,
+            };
+            let v1 = dir.path().join("v1.graph");
+            std::fs::write(&v1, graph_file::encode(&built.graph, &params, None)).unwrap();
+            assert!(std::fs::metadata(&v1).unwrap().len() < std::fs::metadata(&v2).unwrap().len());
+            assert_eq!(SegmentGraph::load(&v1, &data, dim, space).unwrap(), built);
+        }
+    }
 }

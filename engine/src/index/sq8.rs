@@ -18,8 +18,10 @@
 //! `|q|² − 2 q·x̂ + |x̂|²` with `|x̂|²` stored per row, cosine divides `q·x̂`
 //! by the stored f32 norms.
 //!
-//! The codes are derived from the column whenever a graph is built or
-//! loaded and are not stored on disk: the graph file format is unchanged.
+//! The codes are derived from the column when a graph is built and saved
+//! with it in the graph file (format 2, `graph_file.rs`), so a load reads
+//! them back instead of reading the whole f32 column to derive them again;
+//! a format-1 file (written before) still loads, deriving them.
 
 use crate::types::Space;
 
@@ -40,6 +42,60 @@ pub(crate) struct Sq8 {
 }
 
 impl Sq8 {
+    /// The stored parts: `min_d` and `step_d` per dimension, the codes
+    /// and, for l2, `|x̂|²` per row (see [`Sq8::from_parts`]).
+    pub(crate) fn parts(&self) -> (&[f32], &[f32], &[u8], &[f32]) {
+        (&self.offset, &self.step, &self.codes, &self.sq_norms)
+    }
+
+    /// Reassembles a copy saved with [`Sq8::parts`] for `n` rows of `dim`
+    /// components in `space`; what does not fit says why.
+    pub(crate) fn from_parts(
+        dim: usize,
+        n: usize,
+        space: Space,
+        offset: Vec<f32>,
+        step: Vec<f32>,
+        codes: Vec<u8>,
+        sq_norms: Vec<f32>,
+    ) -> Result<Sq8, String> {
+        if offset.len() != dim || step.len() != dim {
+            return Err(format!(
+                "8-bit copy has {} offsets and {} steps for dimension {dim}",
+                offset.len(),
+                step.len()
+            ));
+        }
+        if Some(codes.len()) != n.checked_mul(dim) {
+            return Err(format!(
+                "8-bit copy has {} codes for {n} rows of dimension {dim}",
+                codes.len()
+            ));
+        }
+        let want = if space == Space::L2 { n } else { 0 };
+        if sq_norms.len() != want {
+            return Err(format!(
+                "8-bit copy has {} squared norms, {want} expected",
+                sq_norms.len()
+            ));
+        }
+        if !offset
+            .iter()
+            .chain(&step)
+            .chain(&sq_norms)
+            .all(|x| x.is_finite())
+        {
+            return Err("8-bit copy holds a non-finite parameter".into());
+        }
+        Ok(Sq8 {
+            dim,
+            offset,
+            step,
+            codes,
+            sq_norms,
+        })
+    }
+
     /// Quantises `vectors` (`dim` floats per row, all finite). Reads the
     /// column twice (range, then codes).
     pub fn encode(vectors: &[f32], dim: usize, space: Space) -> Self {
