@@ -10,9 +10,9 @@
 //! - A segment written by a compaction gets its graph ([`build_now`])
 //!   before it replaces the merged ones (they keep serving with their
 //!   graphs meanwhile: a merge never turns indexed rows into scanned ones);
-//!   only when writes are quiet and some had none (a store reopened after a
-//!   crash) does it replace them at once and is queued like a flushed
-//!   segment.
+//!   only when writes are quiet and most of their rows have no graph, in
+//!   memory or on disk (a store reopened after a crash), does it replace
+//!   them at once and is queued like a flushed segment.
 //! - Opening a collection only queues a *load* per segment: an intact graph
 //!   file is read as is and never rebuilt; a missing one is built; one that
 //!   fails its checks is logged (naming the file) and rebuilt from the

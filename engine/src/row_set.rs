@@ -31,7 +31,9 @@ impl RowSet {
         RowSet::Rows(rows)
     }
 
-    /// Whether `row` is in the set.
+    /// Whether `row` is in the set. `All` and `Except` do not know the
+    /// source's size: bound rows by it first (as `iter`, `intersect` and
+    /// `admits` do).
     pub fn contains(&self, row: Row) -> bool {
         match self {
             RowSet::All => true,
@@ -40,7 +42,8 @@ impl RowSet {
         }
     }
 
-    /// How many of a source's `total` rows are in the set.
+    /// How many of a source's `total` rows are in the set (an `Except`
+    /// mask is sized to the source, as a version's masks are).
     pub fn len(&self, total: usize) -> usize {
         match self {
             RowSet::All => total,

@@ -13,7 +13,8 @@
 //!   `parking_lot::Mutex` per row); readers take no lock and may see a list
 //!   mid-update, which can only cost a search a neighbour, never a wrong
 //!   row (every slot always holds some valid row number).
-//! - **Insertion** (rows in parallel on a rayon pool): greedy descent from
+//! - **Insertion** (rows in parallel on a rayon pool; a row above the top
+//!   layer, a handful per build, alone among such rows): greedy descent from
 //!   the entry point to the row's level, then per layer a beam search of
 //!   width `ef_construction`, the neighbours chosen with the paper's
 //!   heuristic (keep a candidate only if it is closer to the new row than
@@ -100,6 +101,8 @@ struct Builder<'a> {
     locks: Vec<Mutex<()>>,
     /// `(entry row, its level)`; `None` before the first insert.
     entry: RwLock<Option<(u32, usize)>>,
+    /// Held while a row above the top layer is inserted.
+    top_lock: Mutex<()>,
 }
 
 /// A level for row `r`: `⌊−ln(u) / ln M⌋`, `u` uniform in (0, 1] from a
@@ -137,6 +140,7 @@ impl<'a> Builder<'a> {
             upper,
             locks: (0..n).map(|_| Mutex::new(())).collect(),
             entry: RwLock::new(None),
+            top_lock: Mutex::new(()),
             metric,
         }
     }
@@ -298,8 +302,7 @@ impl<'a> Builder<'a> {
 
     fn insert(&self, q: u32) {
         let level = self.levels[q as usize] as usize;
-        let entry = *self.entry.read();
-        let Some((ep_row, top)) = entry else {
+        let Some((_, top)) = *self.entry.read() else {
             // The first row: nothing to link to.
             let mut e = self.entry.write();
             if e.is_none() {
@@ -308,6 +311,27 @@ impl<'a> Builder<'a> {
             }
             drop(e);
             return self.insert(q);
+        };
+        if level <= top {
+            return self.link(q, level);
+        }
+        // A row above the top layer (a handful per build) is inserted
+        // alone among such rows, from the entry point as it stands once
+        // the lock is held, and then becomes the entry point: two of them
+        // at once would each link only below the other's new layers.
+        let _top = self.top_lock.lock();
+        self.link(q, level);
+        let mut e = self.entry.write();
+        if e.is_some_and(|(_, t)| level > t) {
+            *e = Some((q, level));
+        }
+    }
+
+    /// Links row `q` of level `level` into every layer it shares with the
+    /// graph, starting from the current entry point.
+    fn link(&self, q: u32, level: usize) {
+        let Some((ep_row, top)) = *self.entry.read() else {
+            return;
         };
         let mut buf = Vec::with_capacity(2 * self.m + 1);
         let mut ep = Scored {
@@ -321,21 +345,39 @@ impl<'a> Builder<'a> {
         for layer in (0..=level.min(top)).rev() {
             let found = self.search_layer(q, &eps, layer, &mut buf);
             let chosen = self.select(&found, self.m);
-            {
-                let _g = self.locks[q as usize].lock();
-                self.set_neighbours(q, layer, &chosen);
-            }
+            self.set_own(q, layer, chosen.clone(), &mut buf);
             for &nb in &chosen {
                 self.link_back(nb, q, layer, &mut buf);
             }
             eps = found;
         }
-        if level > top {
-            let mut e = self.entry.write();
-            if e.is_some_and(|(_, t)| level > t) {
-                *e = Some((q, level));
+    }
+
+    /// Sets `q`'s own list in `layer` to `chosen`, keeping the links that
+    /// concurrent inserts already added to it (a row that reached `q`
+    /// through an upper layer may link back to it before `q` got here);
+    /// past the layer's capacity the union is re-selected.
+    fn set_own(&self, q: u32, layer: usize, mut chosen: Vec<u32>, buf: &mut Vec<u32>) {
+        let _g = self.locks[q as usize].lock();
+        self.neighbours(q, layer, buf);
+        for &r in buf.iter() {
+            if !chosen.contains(&r) {
+                chosen.push(r);
             }
         }
+        let cap = self.cap(layer);
+        if chosen.len() > cap {
+            let mut cands: Vec<Scored> = chosen
+                .iter()
+                .map(|&r| Scored {
+                    dist: self.metric.between(q, r),
+                    row: r,
+                })
+                .collect();
+            cands.sort_unstable();
+            chosen = self.select(&cands, cap);
+        }
+        self.set_neighbours(q, layer, &chosen);
     }
 
     /// The finished graph in CSR layers.

@@ -295,8 +295,8 @@ pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<Decoded, String> {
             return Err(format!("{count} norms stored, {want} expected"));
         }
         let norms = r.f32s(count, "norms")?;
-        if !norms.iter().all(|x| x.is_finite()) {
-            return Err("a stored norm is not finite".into());
+        if !norms.iter().all(|x| x.is_finite() && *x >= 0.0) {
+            return Err("a stored norm is negative or not finite".into());
         }
         Some(Derived { sq8, norms })
     } else {

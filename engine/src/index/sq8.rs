@@ -79,13 +79,13 @@ impl Sq8 {
                 sq_norms.len()
             ));
         }
-        if !offset
+        let finite = offset
             .iter()
             .chain(&step)
             .chain(&sq_norms)
-            .all(|x| x.is_finite())
-        {
-            return Err("8-bit copy holds a non-finite parameter".into());
+            .all(|x| x.is_finite());
+        if !finite || step.iter().chain(&sq_norms).any(|x| *x < 0.0) {
+            return Err("8-bit copy holds a negative or non-finite parameter".into());
         }
         Ok(Sq8 {
             dim,

@@ -1,7 +1,7 @@
 //! The compaction executor: merges a run of adjacent segments into one new
 //! segment (newest version of each id wins; tombstones dropped when the run
 //! starts at the oldest segment), builds its graph (unless writes are quiet
-//! and some old segment had none: then the background builder does,
+//! and most old rows had none: then the background builder does,
 //! afterwards), publishes it in the manifest, swaps it into the next
 //! version and deletes the old files.
 //!
@@ -108,15 +108,13 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
     // Index the merged segment before it replaces the old ones, which keep
     // serving with their graphs meanwhile: a merge never slows queries down,
     // and while writes come in, merges pace them (the write stall counts
-    // segments). One exception: when writes are quiet and some of the old
-    // segments have no graph (a store reopened after a crash), queries scan
-    // those anyway, so the merged segment, holding only their live rows,
-    // replaces them at once and gets its graph in the background: the dead
-    // rows' disk comes back in seconds rather than after a build.
-    let swap_first = core.writes_quiet()
-        && segs
-            .iter()
-            .any(|s| crate::graphs::wants_graph(&s.seg) && s.seg.graph().is_none());
+    // segments). One exception: when writes are quiet and most of the old
+    // rows have no graph, in memory or on disk (a store reopened after a
+    // crash), queries scan those anyway, so the merged segment, holding only
+    // their live rows, replaces them at once and gets its graph in the
+    // background: the dead rows' disk comes back in seconds rather than
+    // after a build.
+    let swap_first = core.writes_quiet() && mostly_unindexed(core, &segs);
     if let Some(m) = merged
         .as_ref()
         .filter(|m| !swap_first && crate::graphs::wants_graph(&m.seg))
@@ -166,6 +164,23 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
         "merged segments"
     );
     Ok(())
+}
+
+/// Whether most rows of `segs` belong to segments that want a graph and
+/// have none: not published and no file to load (a graph still loading
+/// at open, or queued after a flush, does not count).
+fn mostly_unindexed(core: &Core, segs: &[SegView]) -> bool {
+    let total: usize = segs.iter().map(|s| s.seg.rows()).sum();
+    let unindexed: usize = segs
+        .iter()
+        .filter(|s| {
+            crate::graphs::wants_graph(&s.seg)
+                && s.seg.graph().is_none()
+                && !crate::graphs::path(&core.dir, s.seg.file_no).exists()
+        })
+        .map(|s| s.seg.rows())
+        .sum();
+    unindexed * 2 > total
 }
 
 /// Per segment (oldest first): its rows, and how many of them a newer
