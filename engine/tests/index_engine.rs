@@ -645,3 +645,37 @@ fn memtable_and_scanned_segment_distances_are_exact() {
         }
     }
 }
+
+/// A merge right after reopening, while intact graph files are still
+/// loading, builds the merged segment's graph before swapping it in: only
+/// rows with no graph anywhere (in memory or on disk) may be swapped in
+/// unindexed.
+#[test]
+fn a_merge_at_open_does_not_drop_graphs_that_are_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = mixture(N, 20, DIM, 32, 0.6, false, 12);
+    {
+        let db = open_db(dir.path());
+        let c = create(&db, "col", Space::L2);
+        for half in [0..N / 2, N / 2..N] {
+            c.add(RecordBatch {
+                ids: half.clone().map(|i| format!("r{i}")).collect(),
+                embeddings: Some(
+                    half.map(|i| m.data[i * DIM..(i + 1) * DIM].to_vec())
+                        .collect(),
+                ),
+                ..Default::default()
+            })
+            .unwrap();
+            c.flush().unwrap();
+        }
+        assert!(c.wait_for_graphs(WAIT));
+        assert_eq!(graph_files(dir.path()).len(), 2);
+    }
+    let db = open_db(dir.path());
+    let c = reopen(&db, "col");
+    c.compact().unwrap();
+    assert_eq!(c.segment_count(), 1);
+    let s = c.graph_status();
+    assert_eq!((s.segments, s.ready), (1, 1), "{s:?}");
+}
