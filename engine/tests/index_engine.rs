@@ -474,13 +474,8 @@ fn a_memtable_that_stops_growing_is_flushed_and_indexed() {
     assert!(r >= 0.95, "recall@10 {r}");
 }
 
-#[test]
-fn a_merged_segment_is_indexed_before_it_replaces_the_old_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open_db(dir.path());
-    let m = mixture(N, 20, DIM, 32, 0.6, false, 10);
-    let c = create(&db, "col", Space::L2);
-    // Two segments of N/2 rows each, then a full merge.
+/// Rows `r0..rN` of the mixture as two flushed segments of N/2 rows.
+fn two_segments(c: &Collection, m: &Mixture) {
     for half in [0..N / 2, N / 2..N] {
         c.add(RecordBatch {
             ids: half.clone().map(|i| format!("r{i}")).collect(),
@@ -493,6 +488,16 @@ fn a_merged_segment_is_indexed_before_it_replaces_the_old_ones() {
         .unwrap();
         c.flush().unwrap();
     }
+}
+
+#[test]
+fn a_merged_segment_is_indexed_before_it_replaces_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open_db(dir.path());
+    let m = mixture(N, 20, DIM, 32, 0.6, false, 10);
+    let c = create(&db, "col", Space::L2);
+    // Two segments of N/2 rows each, then a full merge.
+    two_segments(&c, &m);
     assert!(c.wait_for_graphs(WAIT));
     c.compact().unwrap();
     assert_eq!(c.segment_count(), 1);
@@ -657,18 +662,7 @@ fn a_merge_at_open_does_not_drop_graphs_that_are_loading() {
     {
         let db = open_db(dir.path());
         let c = create(&db, "col", Space::L2);
-        for half in [0..N / 2, N / 2..N] {
-            c.add(RecordBatch {
-                ids: half.clone().map(|i| format!("r{i}")).collect(),
-                embeddings: Some(
-                    half.map(|i| m.data[i * DIM..(i + 1) * DIM].to_vec())
-                        .collect(),
-                ),
-                ..Default::default()
-            })
-            .unwrap();
-            c.flush().unwrap();
-        }
+        two_segments(&c, &m);
         assert!(c.wait_for_graphs(WAIT));
         assert_eq!(graph_files(dir.path()).len(), 2);
     }
