@@ -6,6 +6,7 @@
 #![no_main]
 
 use chromite_engine::filter::{Candidates, MetadataIndex, Row};
+use chromite_engine::index::RowSet;
 use chromite_engine::{Metadata, Where, WhereDocument};
 use libfuzzer_sys::fuzz_target;
 
@@ -44,8 +45,17 @@ fuzz_target!(|data: &[u8]| {
             .map(|(i, _)| i as Row)
             .collect();
         match index.candidates(&w) {
-            Candidates::All => assert!(w.uses_document()),
-            Candidates::Rows { rows, exact } => {
+            Candidates {
+                rows: RowSet::All, ..
+            } => assert!(w.uses_document()),
+            Candidates {
+                rows: RowSet::Except(_),
+                ..
+            } => panic!("the metadata index never answers with a mask"),
+            Candidates {
+                rows: RowSet::Rows(rows),
+                exact,
+            } => {
                 assert!(
                     expected.iter().all(|r| rows.contains(r)),
                     "{w:?}: {rows:?} misses {expected:?}"
