@@ -53,7 +53,6 @@ fn a_store_with_format_1_graph_files_opens_and_loads_them() {
         "{s:?}"
     );
     let mut found = 0;
-    let mut found = 0;
     for q in [row(5), row(1234), vec![0.3, -0.2, 0.9, 1.1]] {
         let r = c
             .query(QueryRequest {
