@@ -3,7 +3,10 @@
 //! [`SegmentGraph`], entirely off the write and open paths.
 //!
 //! Rules (also in `docs/format.md`):
-//! - A segment written by a flush is queued for a build; the graph is saved
+//! - A segment written by a flush gets the graph its memtable grew as the
+//!   writes came in ([`adopt`]), before it is published; only when that
+//!   graph does not fit (a small or reconfigured memtable) is it queued
+//!   for a build. Either way the graph is saved
 //!   next to it as `seg-N.graph` (atomic: temp file, fsync, rename,
 //!   directory fsync; layout in `index/graph_file.rs`) and then published
 //!   in the segment's slot. Until then the segment is searched exactly.
@@ -303,7 +306,6 @@ pub(crate) fn build_now(
     cancel: &(dyn Fn() -> bool + Sync),
 ) -> Result<()> {
     let vectors = seg.vectors()?;
-    let gpath = path(seg.path.parent().unwrap_or(Path::new(".")), seg.file_no);
     let started = std::time::Instant::now();
     let built = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, cfg, cancel);
     // hnsw_rs's working copy is gone now, whatever the outcome, and the
@@ -318,6 +320,36 @@ pub(crate) fn build_now(
     if cancel() || !crate::fs::exists(&seg.path)? {
         return Ok(());
     }
+    save_and_publish(seg, ctx, g, started, "built a segment's graph")
+}
+
+/// Gives a freshly flushed `seg` the graph its memtable grew (see
+/// [`SegmentGraph::from_grown`]): saved next to it, counted as a build and
+/// published before the segment is, so its rows are never scanned.
+pub(crate) fn adopt(
+    seg: &Segment,
+    ctx: &GraphCtx,
+    g: SegmentGraph,
+    started: std::time::Instant,
+) -> Result<()> {
+    save_and_publish(
+        seg,
+        ctx,
+        g,
+        started,
+        "kept a memtable's graph for its segment",
+    )
+}
+
+/// Saves `g` as `seg`'s graph file, counts and logs it, and publishes it.
+fn save_and_publish(
+    seg: &Segment,
+    ctx: &GraphCtx,
+    g: SegmentGraph,
+    started: std::time::Instant,
+    what: &'static str,
+) -> Result<()> {
+    let gpath = path(seg.path.parent().unwrap_or(Path::new(".")), seg.file_no);
     g.save_with(&*ctx.fs, &gpath)?;
     ctx.builds.fetch_add(1, Ordering::SeqCst);
     tracing::info!(
@@ -326,7 +358,7 @@ pub(crate) fn build_now(
         rows = seg.rows(),
         bytes = g.memory_bytes(),
         seconds = started.elapsed().as_secs_f64(),
-        "built a segment's graph"
+        "{what}"
     );
     seg.publish_graph(g);
     Ok(())

@@ -21,9 +21,11 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use crate::index::distance::{dot, l2_squared, prefetch, QueryDistance};
+use crate::index::{GrowingGraph, Pairwise, Row, RowSet, EXACT_MAX_ROWS, VISITS_PER_EF};
 use crate::journal::Op;
 use crate::record::StoredRecord;
-use crate::types::{Metadata, MetadataValue};
+use crate::types::{Metadata, MetadataValue, Space};
 
 /// `superseded` of an entry nothing has replaced yet.
 const NEWEST: u64 = u64::MAX;
@@ -67,15 +69,89 @@ impl MemEntry {
 }
 
 /// Append-only list of ops with an id index; see the module docs.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Memtable {
     entries: boxcar::Vec<MemEntry>,
     /// Newest slot per id.
     index: RwLock<HashMap<String, u32>>,
     bytes: AtomicUsize,
+    /// The HNSW graph over the slots (`index/growing.rs`), when the
+    /// collection's configuration gave one.
+    graph: Option<MemGraph>,
+}
+
+impl std::fmt::Debug for Memtable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memtable")
+            .field("slots", &self.entries.count())
+            .field("bytes", &self.approx_bytes())
+            .field("graph", &self.graph.is_some())
+            .finish()
+    }
+}
+
+/// A memtable's graph and the space its distances are in.
+struct MemGraph {
+    graph: GrowingGraph,
+    space: Space,
+}
+
+/// Distances between a memtable's puts, in the order of the space's
+/// distance (as the segment builder's): squared L2, `1 − cos`, `−a·b`.
+struct Slots<'a> {
+    mem: &'a Memtable,
+    space: Space,
+}
+
+impl Slots<'_> {
+    #[inline]
+    fn put(&self, slot: u32) -> Option<(&[f32], f32)> {
+        let e = self.mem.entries.get(slot as usize)?;
+        Some((&e.record()?.embedding, e.norm))
+    }
+}
+
+impl Pairwise for Slots<'_> {
+    #[inline]
+    fn between(&self, a: u32, b: u32) -> f32 {
+        let (Some((x, nx)), Some((y, ny))) = (self.put(a), self.put(b)) else {
+            return f32::INFINITY;
+        };
+        match self.space {
+            Space::L2 => l2_squared(x, y),
+            Space::Ip => -dot(x, y),
+            Space::Cosine => {
+                let n = nx * ny;
+                if n > 0.0 {
+                    1.0 - dot(x, y) / n
+                } else {
+                    1.0
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, row: u32) {
+        if let Some((v, _)) = self.put(row) {
+            prefetch(v);
+        }
+    }
 }
 
 impl Memtable {
+    /// An empty memtable whose puts are indexed by an HNSW graph with `m`
+    /// neighbours per upper layer and beam width `ef_construction`.
+    pub(crate) fn indexed(space: Space, m: usize, ef_construction: usize) -> Memtable {
+        Memtable {
+            graph: Some(MemGraph {
+                graph: GrowingGraph::new(m, ef_construction),
+                space,
+            }),
+            ..Memtable::default()
+        }
+    }
+
     /// Appends `op` numbered `seq` (callers hold the collection's writer
     /// lock, so appends are in sequence order: slot order is sequence
     /// order), superseding the id's previous slot in this memtable if it
@@ -92,12 +168,16 @@ impl Memtable {
             Op::Put(r) => crate::index::distance::norm(&r.embedding),
             Op::Delete(_) => 0.0,
         };
+        let is_put = matches!(op, Op::Put(_));
         let slot = self.entries.push(MemEntry {
             op,
             prev,
             norm,
             superseded: AtomicU64::new(NEWEST),
         });
+        if let Some(g) = &self.graph {
+            g.graph.push(is_put);
+        }
         index.insert(id, slot as u32);
         self.bytes.fetch_add(size, Ordering::Relaxed);
     }
@@ -122,6 +202,31 @@ impl Memtable {
             slot = self.entries.get(s as usize).and_then(|e| e.prev);
         }
         None
+    }
+
+    /// Links the slots below `end` into the graph that no other writer is
+    /// linking (a writer calls it after committing its batch).
+    pub(crate) fn link_up_to(&self, end: usize) {
+        if let Some(g) = &self.graph {
+            g.graph.link_up_to(&self.slots(g.space), end);
+        }
+    }
+
+    /// Links every slot, waiting for those other writers are linking.
+    pub(crate) fn link_all(&self) {
+        if let Some(g) = &self.graph {
+            g.graph.link_all(&self.slots(g.space), self.len());
+        }
+    }
+
+    fn slots(&self, space: Space) -> Slots<'_> {
+        Slots { mem: self, space }
+    }
+
+    /// The graph over the slots, with the distances it was built with, for
+    /// a flush to hand over to the segment.
+    pub(crate) fn graph(&self) -> Option<(&GrowingGraph, impl Pairwise + '_)> {
+        self.graph.as_ref().map(|g| (&g.graph, self.slots(g.space)))
     }
 
     /// Approximate memory use in bytes.
@@ -154,6 +259,62 @@ impl MemView {
         (slot < self.len).then(|| self.mem.entry(slot)).flatten()
     }
 
+    /// The `k` slots of `rows` nearest to `query` by a walk of the graph,
+    /// nearest first, with the distances an exact scan gives; `None` when
+    /// a scan is the better choice (a small memtable, few matching slots,
+    /// no graph) or the walk found fewer than `k` of `rows`. Slots the
+    /// graph has not linked yet are scanned.
+    pub(crate) fn graph_top_k(
+        &self,
+        qd: &QueryDistance<'_>,
+        k: usize,
+        ef: usize,
+        rows: &RowSet,
+    ) -> Option<Vec<(Row, f32)>> {
+        let g = self.mem.graph.as_ref()?;
+        let total = self.len;
+        let matching = rows.len(total);
+        // The walk does not steer by the filter: it needs most slots to
+        // match. A scan here reads f32 vectors (a segment's reads 8-bit
+        // codes), so a graph visit costs about two scanned rows, not
+        // `GRAPH_VISIT_COST`.
+        let walk = VISITS_PER_EF * 2 * ef.max(k);
+        if matching * 2 < total || matching <= EXACT_MAX_ROWS.max(walk) {
+            return None;
+        }
+        let slots = self.mem.slots(g.space);
+        let dq = |r: u32| match slots.put(r) {
+            Some((v, n)) => qd.to_with_norm(v, n),
+            None => f32::INFINITY,
+        };
+        let unlinked = g.graph.unlinked(total);
+        let beam = ef
+            .max(k)
+            .saturating_mul(total)
+            .div_ceil(matching.max(1))
+            .min(4 * ef.max(k));
+        let mut hits: Vec<(Row, f32)> = g
+            .graph
+            .search(&slots, dq, beam, total)
+            .into_iter()
+            .filter(|s| rows.contains(s.row) && unlinked.binary_search(&s.row).is_err())
+            .map(|s| (s.row, s.dist))
+            .collect();
+        let from_graph = hits.len();
+        hits.extend(
+            unlinked
+                .iter()
+                .filter(|&&r| rows.contains(r))
+                .map(|&r| (r, dq(r))),
+        );
+        if from_graph < k.min(matching) && hits.len() < k.min(matching) {
+            return None;
+        }
+        hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        hits.truncate(k);
+        Some(hits)
+    }
+
     /// The id's newest slot in the view, if it is current as of `seq`
     /// (an id whose newest slot was superseded from another source is
     /// not here any more).
@@ -174,11 +335,12 @@ impl MemView {
         })
     }
 
-    /// The entries current as of `seq` (puts and tombstones), in slot order.
-    pub(crate) fn current(&self, seq: u64) -> impl Iterator<Item = &MemEntry> + '_ {
+    /// The entries current as of `seq` (puts and tombstones) with their
+    /// slots, in slot order.
+    pub(crate) fn current_slots(&self, seq: u64) -> impl Iterator<Item = (usize, &MemEntry)> + '_ {
         (0..self.len)
-            .filter_map(|s| self.mem.entry(s))
-            .filter(move |e| e.current_at(seq))
+            .filter_map(|s| Some((s, self.mem.entry(s)?)))
+            .filter(move |(_, e)| e.current_at(seq))
     }
 }
 
@@ -245,6 +407,6 @@ mod tests {
         assert_eq!(new.find("a", 4), Some(2));
         assert_eq!(new.find("b", 4), Some(3));
         assert!(new.entry(3).is_some_and(|e| e.record().is_none()));
-        assert_eq!(new.current(4).count(), 2);
+        assert_eq!(new.current_slots(4).count(), 2);
     }
 }

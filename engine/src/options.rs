@@ -27,6 +27,14 @@ pub struct Options {
     /// merges to catch up (default [`WriteStall::default`]); `None` never
     /// holds a write.
     pub write_stall: Option<WriteStall>,
+    /// Index each memtable with an HNSW graph grown as writes arrive
+    /// (`index/growing.rs`), which a flush hands to its segment (default
+    /// off). Queries then walk a graph instead of scanning recent writes,
+    /// and flushed segments are indexed when published; but every write
+    /// waits until its rows are linked, so bulk ingest runs at the graph's
+    /// insertion speed (about 4–5k 384-d vectors/s on 2 cores instead of
+    /// 36–40k). Measured in docs/benchmarks.md (mixed load, issue 11).
+    pub memtable_graph: bool,
     /// The file system every write goes through (default: the real one;
     /// tests pass a [`crate::fs::FaultyFs`]).
     pub fs: Arc<dyn Fs>,
@@ -40,6 +48,7 @@ impl Default for Options {
             compaction: Policy::default(),
             idle_flush: Some(IdleFlush::default()),
             write_stall: Some(WriteStall::default()),
+            memtable_graph: false,
             fs: crate::fs::os(),
         }
     }

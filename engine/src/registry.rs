@@ -101,6 +101,7 @@ impl Registry {
             dir: self.collection_dir(info.id),
             config: info.config.clone(),
             memtable_limit: self.options.memtable_bytes,
+            memtable_graph: self.options.memtable_graph,
             policy: self.options.compaction.clone(),
             stall: self
                 .options

@@ -673,3 +673,67 @@ fn a_merge_at_open_does_not_drop_graphs_that_are_loading() {
     let s = c.graph_status();
     assert_eq!((s.segments, s.ready), (1, 1), "{s:?}");
 }
+
+/// A memtable large enough for a graph is searched through the graph it
+/// grows as writes arrive (with exact distances and the recall of a
+/// segment's graph), and a flush hands that graph to the segment: the
+/// segment is indexed the moment it is published, with no build queued,
+/// including when some of the memtable's rows were overwritten in it.
+#[test]
+fn a_memtable_grows_a_graph_and_its_segment_keeps_it() {
+    for space in [Space::L2, Space::Cosine] {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || {
+            Db::open_with(
+                dir.path(),
+                Options {
+                    memtable_bytes: 1 << 30,
+                    background: false,
+                    memtable_graph: true,
+                    ..Options::default()
+                },
+            )
+            .unwrap()
+        };
+        let db = open();
+        let m = mixture(N, 50, DIM, 32, 0.6, false, 17);
+        let c = create(&db, "grown", space);
+        let add = |range: std::ops::Range<usize>, from: usize| {
+            c.upsert(RecordBatch {
+                ids: range.clone().map(|i| format!("r{i}")).collect(),
+                embeddings: Some(
+                    range
+                        .map(|i| m.data[(i + from) * DIM..(i + from + 1) * DIM].to_vec())
+                        .collect(),
+                ),
+                ..Default::default()
+            })
+            .unwrap();
+        };
+        // Rows 0..500 first get other rows' vectors, then their own: the
+        // graph holds 500 rows the flush must drop.
+        add(0..500, 1_000);
+        for start in (0..N).step_by(1000) {
+            add(start..(start + 1000).min(N), 0);
+        }
+        assert_eq!(c.segment_count(), 0);
+        let r = recall(&c, &m, space, &all_rows(), None);
+        assert!(r >= 0.95, "{space:?} memtable recall@10 {r}");
+
+        c.flush().unwrap();
+        let s = c.graph_status();
+        assert_eq!((s.segments, s.ready, s.builds), (1, 1, 1), "{space:?}");
+        assert_eq!(graph_files(dir.path()).len(), 1);
+        let r = recall(&c, &m, space, &all_rows(), None);
+        assert!(r >= 0.95, "{space:?} recall@10 of the kept graph {r}");
+
+        // The kept graph is saved like a built one and loads after reopening.
+        drop(c);
+        drop(db);
+        let db = open();
+        let c = reopen(&db, "grown");
+        assert!(c.wait_for_graphs(WAIT));
+        let s = c.graph_status();
+        assert_eq!((s.ready, s.builds, s.loads), (1, 0, 1), "{space:?}");
+    }
+}

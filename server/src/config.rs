@@ -76,6 +76,11 @@ pub struct RunArgs {
     /// Largest request body in bytes (413 above it).
     #[arg(long, env = "CHROMITE_MAX_BODY_SIZE", default_value_t = DEFAULT_MAX_BODY_SIZE)]
     pub max_body_size: usize,
+    /// Index each memtable with a graph grown as writes arrive, kept by its
+    /// segment at flush: queries never scan recent writes, but every write
+    /// waits for its rows to be indexed (slower bulk ingest).
+    #[arg(long, env = "CHROMITE_MEMTABLE_GRAPH", default_value_t = false)]
+    pub memtable_graph: bool,
     /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a tracing directive).
     #[arg(long, env = "CHROMITE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

@@ -141,7 +141,11 @@ fn run(args: RunArgs) -> ExitCode {
 
 async fn serve(args: RunArgs) -> Result<(), String> {
     let path = args.path.clone();
-    let db = tokio::task::spawn_blocking(move || chromite_engine::Db::open(&path))
+    let options = chromite_engine::Options {
+        memtable_graph: args.memtable_graph,
+        ..chromite_engine::Options::default()
+    };
+    let db = tokio::task::spawn_blocking(move || chromite_engine::Db::open_with(&path, options))
         .await
         .map_err(|e| format!("opening the store failed: {e}"))?
         .map_err(|e| format!("cannot open the store at {}: {e}", args.path.display()))?;

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::fs::Fs;
 use crate::graphs::GraphCtx;
 use crate::journal::{self, WalFile};
-use crate::memtable::{MemView, Memtable};
+use crate::memtable::MemView;
 use crate::segment::{self, Segment};
 use crate::types::{CollectionConfig, Space};
 
@@ -88,6 +88,8 @@ pub(crate) struct OpenArgs {
     pub(crate) config: CollectionConfig,
     /// Flush threshold of the memtable, in bytes.
     pub(crate) memtable_limit: usize,
+    /// Whether memtables grow a graph ([`crate::Options::memtable_graph`]).
+    pub(crate) memtable_graph: bool,
     pub(crate) policy: crate::collection::compaction::Policy,
     /// `None`: writes never wait for background work.
     pub(crate) stall: Option<crate::collection::stall::WriteStall>,
@@ -131,6 +133,7 @@ impl Core {
             dir,
             config,
             memtable_limit,
+            memtable_graph,
             policy,
             stall,
             graphs,
@@ -185,7 +188,8 @@ impl Core {
         }
         let mut version = Version {
             seq: manifest.last_seq,
-            active: MemView::whole(Arc::new(Memtable::default())),
+            active: MemView::whole(Arc::new(Version::memtable_for(&config, memtable_graph))),
+            memtable_graph,
             frozen: Vec::new(),
             segments,
             dimension,

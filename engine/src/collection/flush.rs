@@ -9,10 +9,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use super::core::Core;
-use super::version::SegView;
+use super::version::{SegView, Version};
 use crate::error::Result;
+use crate::index::SegmentGraph;
 use crate::journal::Op;
 use crate::journal::{self, WalFile};
+use crate::memtable::Memtable;
 use crate::segment;
 
 /// Flushes the active memtable (and any frozen ones left by a failed
@@ -39,16 +41,25 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         };
         let started = Instant::now();
         let has_older = !v.segments.is_empty();
-        let mut records = Vec::new();
+        // Every write's rows are in the memtable's graph before it becomes
+        // the segment's.
+        frozen.view.mem.link_all();
+        let mut puts = Vec::new();
         let mut tombstones = Vec::new();
-        for e in frozen.view.current(frozen.last_seq) {
+        for (slot, e) in frozen.view.current_slots(frozen.last_seq) {
             match &e.op {
-                Op::Put(r) => records.push(r),
+                Op::Put(r) => puts.push((slot as u32, r)),
                 Op::Delete(id) if has_older => tombstones.push(id.as_str()),
                 Op::Delete(_) => {}
             }
         }
+        // The segment's row order (the writer sorts by order key too; the
+        // sort is stable, so both agree).
+        puts.sort_by_key(|(_, r)| r.order);
+        let slots: Vec<u32> = puts.iter().map(|&(s, _)| s).collect();
+        let records: Vec<_> = puts.into_iter().map(|(_, r)| r).collect();
         let rows = records.len();
+        let mut handed_over = false;
         let seg = if records.is_empty() && tombstones.is_empty() {
             None
         } else {
@@ -61,7 +72,9 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
                 records,
                 tombstones,
             )?;
-            Some(SegView::new(Arc::new(s))?)
+            let view = SegView::new(Arc::new(s))?;
+            handed_over = hand_over_graph(core, &v, &frozen.view.mem, &view, &slots);
+            Some(view)
         };
         let mut next_manifest = manifest.clone();
         let old_wal_start = next_manifest.wal_start;
@@ -80,7 +93,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
             let next = core.version().flushed(seg.clone());
             core.publish(&w, next);
         }
-        if let Some(s) = &seg {
+        if let Some(s) = seg.as_ref().filter(|_| !handed_over) {
             core.graphs.request_build(&s.seg, &v.config.hnsw);
         }
         for no in old_wal_start..frozen.next_wal {
@@ -95,6 +108,41 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Gives the segment `view` (written from `mem`, its row `i` from slot
+/// `slots[i]`) the graph `mem` grew, saved and published before the
+/// segment is; false when it gets none that way (too small to want a
+/// graph, a memtable without one or with other parameters, or an error,
+/// logged) and must be queued for a build.
+fn hand_over_graph(
+    core: &Core,
+    v: &Version,
+    mem: &Memtable,
+    view: &SegView,
+    slots: &[u32],
+) -> bool {
+    let seg = &view.seg;
+    let cfg = &v.config.hnsw;
+    let Some((grown, metric)) = mem.graph() else {
+        return false;
+    };
+    if !crate::graphs::wants_graph(seg) || grown.m() != crate::index::degree(cfg) {
+        return false;
+    }
+    let started = Instant::now();
+    let outcome = seg.vectors().and_then(|vectors| {
+        let g =
+            SegmentGraph::from_grown(vectors, seg.dim(), cfg.space, cfg, grown, &metric, slots)?;
+        crate::graphs::adopt(seg, &core.graphs, g, started)
+    });
+    match outcome {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(segment = %seg.path.display(), "could not keep the memtable's graph; building one: {e}");
+            false
+        }
+    }
 }
 
 /// Records the dimension a collection's first write fixed in its manifest

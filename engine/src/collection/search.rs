@@ -1,7 +1,8 @@
 //! k-NN search over a version: each source produces its own top-k among
 //! the rows the caller allows (visible and matching the filters), then the
-//! per-source lists are merged. A source's step is [`source_top_k`]: brute
-//! force for memtables; for a segment, its HNSW graph through the planner
+//! per-source lists are merged. A source's step is [`source_top_k`]: for a
+//! memtable, a walk of its graph when it is large enough, brute force
+//! otherwise; for a segment, its HNSW graph through the planner
 //! (`index::SegmentGraph::query`) once the background builder has published
 //! it, an exact scan until then.
 
@@ -86,6 +87,20 @@ pub(crate) fn source_top_k(
             // written), the next one prefetched: the same distances as
             // `distance(space, query, x)`, bit for bit.
             let qd = QueryDistance::new(space, query);
+            if let Some(found) = m.graph_top_k(&qd, k, ef_search, rows) {
+                for (row, dist) in found {
+                    let order = m
+                        .entry(row as usize)
+                        .and_then(|e| e.record())
+                        .map_or(0, |r| r.order);
+                    top.offer(Hit {
+                        dist,
+                        order,
+                        loc: (src, row),
+                    });
+                }
+                return Ok(top.into_sorted_vec());
+            }
             let record = |row: u32| m.entry(row as usize).and_then(|e| Some((e, e.record()?)));
             let mut rows = rows.iter(total).peekable();
             while let Some(row) = rows.next() {

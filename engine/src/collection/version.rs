@@ -84,6 +84,8 @@ pub(crate) struct Version {
     /// The collection's configuration (`modify_collection` publishes a new
     /// version with the new one).
     pub(crate) config: Arc<CollectionConfig>,
+    /// Whether new memtables grow a graph ([`crate::Options::memtable_graph`]).
+    pub(crate) memtable_graph: bool,
 }
 
 impl Version {
@@ -156,6 +158,17 @@ impl Version {
         }
     }
 
+    /// An empty memtable for a collection configured as `config`; with
+    /// `graph`, its puts are indexed by a graph with the collection's HNSW
+    /// parameters.
+    pub(crate) fn memtable_for(config: &CollectionConfig, graph: bool) -> Memtable {
+        if !graph {
+            return Memtable::default();
+        }
+        let h = &config.hnsw;
+        Memtable::indexed(h.space, crate::index::degree(h), h.ef_construction)
+    }
+
     /// Freezes the active memtable (the WAL now continues in generation
     /// `next_wal`) and starts an empty one.
     pub(crate) fn freeze(&self, next_wal: u64) -> Version {
@@ -165,7 +178,10 @@ impl Version {
             next_wal,
             last_seq: self.seq,
         });
-        next.active = MemView::whole(Arc::new(Memtable::default()));
+        next.active = MemView::whole(Arc::new(Version::memtable_for(
+            &self.config,
+            self.memtable_graph,
+        )));
         next
     }
 

@@ -36,7 +36,8 @@ pub(crate) struct Committed<T> {
 /// Builds the ops of one write from the current version (numbering them
 /// from `first_seq`) under the writer lock, logs them as one WAL batch,
 /// applies them and publishes the next version; then waits until the
-/// batch is durable (sharing the fsync with concurrent writers). A failed
+/// batch is durable (sharing the fsync with concurrent writers) and links
+/// its rows into the memtable's graph. A failed
 /// WAL write or fsync poisons the collection.
 pub(crate) fn commit<T>(
     core: &Core,
@@ -60,9 +61,14 @@ pub(crate) fn commit<T>(
     let end = wal.append(&batch).inspect_err(|_| core.poison())?;
     let next = current.apply(batch);
     let fixed_dimension = next.dimension.filter(|_| current.dimension.is_none());
+    let (mem, linked_end) = (next.active.mem.clone(), next.active.len);
     core.publish(&writer, next);
     drop(writer);
     wal.sync_to(end).inspect_err(|_| core.poison())?;
+    // The writer links its own rows into the memtable's graph (queries scan
+    // them exactly until then): indexing is paid by the writes that cause
+    // it, on their own threads, so it keeps pace with them.
+    mem.link_up_to(linked_end);
     Ok(Committed {
         value,
         wrote: true,

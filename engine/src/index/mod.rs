@@ -15,7 +15,9 @@ pub mod distance;
 mod exact;
 mod graph;
 mod graph_file;
+mod growing;
 mod hnsw;
+mod insert;
 mod planner;
 mod segment_graph;
 mod sq8;
@@ -26,6 +28,9 @@ pub use crate::row_set::{Row, RowMask, RowSet};
 pub use column::VectorColumn;
 pub use exact::exact_top_k;
 pub use graph_file::HEADER_LEN as GRAPH_FILE_HEADER_LEN;
+pub(crate) use growing::GrowingGraph;
+pub(crate) use hnsw::degree;
+pub(crate) use insert::Pairwise;
 pub use planner::{
     plan, Plan, EXACT_MAX_ROWS, GRAPH_VISIT_COST, MIN_GRAPH_SELECTIVITY, MIN_GRAPH_SELECTIVITY_IP,
     VISITS_PER_EF,

@@ -19,7 +19,9 @@ use super::distance::{norm, prefetch, QueryDistance};
 use super::exact::{exact_top_k, scan};
 use super::graph::Graph;
 use super::graph_file::{self, Derived, GraphParams};
+use super::growing::GrowingGraph;
 use super::hnsw::{build_graph, degree, Builder};
+use super::insert::Pairwise;
 use super::planner::{plan, Plan, EXACT_MAX_ROWS};
 use super::sq8::{Sq8, Sq8Query};
 use super::topk::TopK;
@@ -105,6 +107,41 @@ impl SegmentGraph {
             max_neighbors: degree(cfg),
             ef_construction: cfg.ef_construction.max(degree(cfg)),
         }))
+    }
+
+    /// The index of `vectors` over the graph a memtable grew
+    /// ([`GrowingGraph`], distances by `metric`), restricted to its rows
+    /// `keep` in segment order (`keep[i]` is row `i`): a flush hands its
+    /// memtable's graph to the segment instead of building another.
+    pub(crate) fn from_grown(
+        vectors: &[f32],
+        dim: usize,
+        space: Space,
+        cfg: &HnswConfig,
+        grown: &GrowingGraph,
+        metric: &impl Pairwise,
+        keep: &[u32],
+    ) -> Result<Self> {
+        if dim == 0 || vectors.len() != keep.len() * dim {
+            return Err(Error::Internal(format!(
+                "a memtable graph of {} rows does not fit a column of {} floats at dimension {dim}",
+                keep.len(),
+                vectors.len()
+            )));
+        }
+        let graph = grown.restrict(metric, keep);
+        graph
+            .validate()
+            .map_err(|e| Error::Internal(format!("a memtable's graph is invalid: {e}")))?;
+        Ok(SegmentGraph {
+            dim,
+            space,
+            norms: norms_of(vectors, dim, space),
+            sq8: Sq8::encode(vectors, dim, space),
+            graph,
+            max_neighbors: degree(cfg),
+            ef_construction: cfg.ef_construction.max(degree(cfg)),
+        })
     }
 
     /// Number of rows indexed.
