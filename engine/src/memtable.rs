@@ -307,7 +307,9 @@ impl MemView {
                 .filter(|&&r| rows.contains(r))
                 .map(|&r| (r, dq(r))),
         );
-        if from_graph < k.min(matching) && hits.len() < k.min(matching) {
+        // The walk must have found k of the linked rows it may return.
+        let linked_matching = matching - (hits.len() - from_graph);
+        if from_graph < k.min(linked_matching) {
             return None;
         }
         hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
