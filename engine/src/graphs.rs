@@ -293,21 +293,29 @@ fn load_or_build(
             || ctx.closed.load(Ordering::SeqCst)
             || Arc::strong_count(seg) <= 1
     };
-    build_now(seg, ctx, cfg, &cancel)
+    build_now(seg, ctx, cfg, &cancel, None)
 }
 
 /// Builds `seg`'s graph, saves it next to the segment and publishes it,
 /// unless `cancel` answers true first. Used by the background builder and,
-/// for merged segments, by compaction before it swaps the segment in.
+/// for merged segments, by compaction before it swaps the segment in,
+/// which passes the graph of one merged segment to keep (`base`, with
+/// each of its rows' new number: see [`SegmentGraph::build_seeded`]).
 pub(crate) fn build_now(
     seg: &Segment,
     ctx: &GraphCtx,
     cfg: &HnswConfig,
     cancel: &(dyn Fn() -> bool + Sync),
+    base: Option<(&SegmentGraph, &[u32])>,
 ) -> Result<()> {
     let vectors = seg.vectors()?;
     let started = std::time::Instant::now();
-    let built = SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, cfg, cancel);
+    let built = match base {
+        Some((g, new_of)) => {
+            SegmentGraph::build_seeded(vectors, seg.dim(), ctx.space, cfg, g, new_of, cancel)
+        }
+        None => SegmentGraph::build_unless(vectors, seg.dim(), ctx.space, cfg, cancel),
+    };
     // hnsw_rs's working copy is gone now, whatever the outcome, and the
     // build read every row.
     crate::os::release_free_memory();
@@ -320,7 +328,11 @@ pub(crate) fn build_now(
     if cancel() || !crate::fs::exists(&seg.path)? {
         return Ok(());
     }
-    save_and_publish(seg, ctx, g, started, "built a segment's graph")
+    let what = match base {
+        Some(_) => "built a merged segment's graph from one input's",
+        None => "built a segment's graph",
+    };
+    save_and_publish(seg, ctx, g, started, what)
 }
 
 /// Gives a freshly flushed `seg` the graph its memtable grew (see

@@ -146,3 +146,55 @@ fn own_builder_matches_hnsw_rs_recall() {
         }
     }
 }
+
+/// A merge keeps its largest input's graph: the surviving rows keep their
+/// lists (renumbered, repaired where a neighbour was dropped) and only the
+/// other rows are inserted. The result must search as well as a graph
+/// built from scratch on the same column.
+#[test]
+fn a_seeded_build_matches_a_full_build() {
+    let cfg = config();
+    for space in [Space::L2, Space::Cosine] {
+        let m = mixture(N, 1000, DIM, 64, 1.0, false, 23);
+        let old_n = N * 3 / 4;
+        let base = SegmentGraph::build(&m.data[..old_n * DIM], DIM, space, &cfg).unwrap();
+        // The merged column: the new rows first, then every old row but one
+        // in three, in reverse order.
+        let mut order: Vec<usize> = (old_n..N).collect();
+        order.extend((0..old_n).rev().filter(|r| r % 3 != 1));
+        let mut new_of = vec![u32::MAX; old_n];
+        for (new, &old) in order.iter().enumerate() {
+            if old < old_n {
+                new_of[old] = new as u32;
+            }
+        }
+        let data: Vec<f32> = order
+            .iter()
+            .flat_map(|&r| m.data[r * DIM..(r + 1) * DIM].iter().copied())
+            .collect();
+        let seeded = SegmentGraph::build_seeded(&data, DIM, space, &cfg, &base, &new_of, &|| false)
+            .unwrap()
+            .unwrap();
+        let full = SegmentGraph::build(&data, DIM, space, &cfg).unwrap();
+        assert_eq!(seeded.len(), order.len());
+        let moved = Mixture {
+            dim: DIM,
+            data: data.clone(),
+            queries: m.queries.clone(),
+        };
+        let all: Vec<u32> = (0..order.len() as u32).collect();
+        for ef in [K, cfg.ef_search] {
+            let r_seeded = recall(&moved, space, K, &all, |q| {
+                seeded.search(&data, q, K, ef, None)
+            });
+            let r_full = recall(&moved, space, K, &all, |q| {
+                full.search(&data, q, K, ef, None)
+            });
+            eprintln!("{space:?} ef={ef}: recall@{K} seeded {r_seeded:.4}, full {r_full:.4}");
+            assert!(
+                r_seeded >= r_full - 0.02,
+                "{space:?} ef={ef}: seeded {r_seeded} < full {r_full}"
+            );
+        }
+    }
+}

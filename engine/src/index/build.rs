@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 use super::distance::{dot, l2_squared, norm, prefetch};
 use super::graph::Graph;
-use super::insert::{level_of, Hnsw, Lists, Pairwise};
+use super::insert::{level_of, surviving_list, Hnsw, Lists, Pairwise};
 use crate::types::Space;
 
 /// Rows inserted between two looks at the cancel flag.
@@ -87,8 +87,9 @@ struct Flat {
 }
 
 impl Flat {
-    fn new(n: usize, m: usize) -> Flat {
-        let levels: Vec<u8> = (0..n).map(|r| level_of(r as u64, m) as u8).collect();
+    /// Lists for `n` rows of the given levels.
+    fn new(levels: Vec<u8>, m: usize) -> Flat {
+        let n = levels.len();
         let mut slot = vec![u32::MAX; n];
         let mut upper = Vec::new();
         for (r, &l) in levels.iter().enumerate() {
@@ -170,10 +171,79 @@ fn finish(h: Hnsw<Flat>) -> Graph {
     })
 }
 
+/// An existing graph whose rows carry over into a build (a merge keeps
+/// its largest input's graph): `new_of[old row]` is the row's number in
+/// the new column, `u32::MAX` for a row the merge dropped. The seeded rows
+/// must have the same vectors in the new column (same space, same `m`).
+pub(crate) struct Seed<'a> {
+    pub(crate) graph: &'a Graph,
+    pub(crate) new_of: &'a [u32],
+}
+
+/// Copies the seed's lists of its surviving rows into `b` (renumbered,
+/// each list that lost a neighbour repaired with [`surviving_list`]) and
+/// sets the entry point; which new rows were seeded, or `None` if no row
+/// survived.
+fn plant(
+    b: &Hnsw<Flat>,
+    metric: &Metric<'_>,
+    seed: &Seed<'_>,
+    pool: &rayon::ThreadPool,
+) -> Option<Vec<bool>> {
+    let g = seed.graph;
+    let new_of = seed.new_of;
+    let n = b.lists.len();
+    let kept = |o: u32| new_of.get(o as usize).is_some_and(|&x| (x as usize) < n);
+    let mut seeded = vec![false; n];
+    let old_rows: Vec<u32> = (0..g.n.min(new_of.len() as u32))
+        .filter(|&o| kept(o))
+        .collect();
+    if old_rows.is_empty() {
+        return None;
+    }
+    for &o in &old_rows {
+        seeded[new_of[o as usize] as usize] = true;
+    }
+    let read = |r: u32, layer: usize, out: &mut Vec<u32>| g.neighbours(r, layer, out);
+    pool.install(|| {
+        old_rows.par_iter().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |bufs, &o| {
+                let r = new_of[o as usize];
+                let dist = |x: u32| metric.between(r, new_of[x as usize]);
+                for layer in 0..=b.lists.level(r) {
+                    let list = surviving_list(o, layer, b.cap(layer), &read, &kept, &dist, bufs);
+                    let list: Vec<u32> = list.iter().map(|&x| new_of[x as usize]).collect();
+                    let _g = b.lists.lock(r);
+                    b.lists.set_neighbours(r, layer, &list);
+                }
+            },
+        )
+    });
+    // The old entry point, or the highest surviving row.
+    let entry = g
+        .entry
+        .filter(|&e| kept(e))
+        .map(|e| new_of[e as usize])
+        .unwrap_or_else(|| {
+            old_rows
+                .iter()
+                .map(|&o| new_of[o as usize])
+                .max_by_key(|&r| (b.lists.level(r), std::cmp::Reverse(r)))
+                .unwrap_or(0)
+        });
+    b.set_entry(entry, b.lists.level(entry));
+    Some(seeded)
+}
+
 /// Builds the HNSW graph of `data` (`dim` floats per row, all finite) for
 /// `space` with `m` neighbours per upper layer (`2m` in the base layer) and
-/// beam width `ef_construction`, on `pool`; `None` if `cancel` answered
-/// true between two chunks of rows.
+/// beam width `ef_construction`, on `pool`, starting from `seed`'s lists
+/// when given (only the other rows are inserted); `None` if `cancel`
+/// answered true between two chunks of rows.
+// The build's parameters, each needed: bundling them would only move the
+// list into a struct.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build(
     data: &[f32],
     dim: usize,
@@ -182,6 +252,7 @@ pub(crate) fn build(
     ef_construction: usize,
     pool: &rayon::ThreadPool,
     cancel: &(dyn Fn() -> bool + Sync),
+    seed: Option<Seed<'_>>,
 ) -> Option<Graph> {
     let n = data.len() / dim.max(1);
     if n == 0 || dim == 0 {
@@ -199,25 +270,37 @@ pub(crate) fn build(
         norms,
     };
     let m = m.max(2);
-    let b = Hnsw::new(Flat::new(n, m), m, ef_construction.max(m));
-    // The first rows go in one by one so the parallel inserts start from a
-    // connected graph.
-    let serial = n.min(b.m * 2);
-    for r in 0..serial {
-        b.insert(&metric, r as u32);
+    let mut levels: Vec<u8> = (0..n).map(|r| level_of(r as u64, m) as u8).collect();
+    if let Some(seed) = &seed {
+        let old = seed.graph.levels();
+        for (o, &nw) in seed.new_of.iter().enumerate() {
+            if let (Some(&l), Some(x)) = (old.get(o), levels.get_mut(nw as usize)) {
+                *x = l;
+            }
+        }
     }
-    let mut start = serial;
-    while start < n {
+    let b = Hnsw::new(Flat::new(levels, m), m, ef_construction.max(m));
+    let mut rest: Vec<u32> = (0..n as u32).collect();
+    if let Some(seed) = &seed {
+        if let Some(seeded) = plant(&b, &metric, seed, pool) {
+            rest.retain(|&r| !seeded[r as usize]);
+        }
+    }
+    // Without a seed, the first rows go in one by one so the parallel
+    // inserts start from a connected graph.
+    let serial = if b.entry().is_some() {
+        0
+    } else {
+        rest.len().min(b.m * 2)
+    };
+    for &r in &rest[..serial] {
+        b.insert(&metric, r);
+    }
+    for chunk in rest[serial..].chunks(CHUNK) {
         if cancel() {
             return None;
         }
-        let end = (start + CHUNK).min(n);
-        pool.install(|| {
-            (start..end)
-                .into_par_iter()
-                .for_each(|r| b.insert(&metric, r as u32))
-        });
-        start = end;
+        pool.install(|| chunk.par_iter().for_each(|&r| b.insert(&metric, r)));
     }
     Some(finish(b))
 }
@@ -237,7 +320,7 @@ mod tests {
             .map(|i| ((i * 37 % 101) as f32).sin())
             .collect();
         for space in [Space::L2, Space::Cosine, Space::Ip] {
-            let g = build(&data, dim, space, 8, 50, &pool, &|| false).unwrap();
+            let g = build(&data, dim, space, 8, 50, &pool, &|| false, None).unwrap();
             g.validate().unwrap();
             assert_eq!(g.n, 500);
             // Every row is reachable: searching for a row's own vector
@@ -264,6 +347,6 @@ mod tests {
             .build()
             .unwrap();
         let data = vec![1.0f32; 3 * CHUNK * 2];
-        assert!(build(&data, 2, Space::L2, 8, 20, &pool, &|| true).is_none());
+        assert!(build(&data, 2, Space::L2, 8, 20, &pool, &|| true, None).is_none());
     }
 }

@@ -114,6 +114,29 @@ impl Graph {
         }
     }
 
+    /// Each row's level (its highest layer).
+    pub(crate) fn levels(&self) -> Vec<u8> {
+        let mut levels = vec![0u8; self.n as usize];
+        for (l, layer) in self.layers.iter().enumerate().skip(1) {
+            for &r in &layer.nodes {
+                if let Some(x) = levels.get_mut(r as usize) {
+                    *x = l as u8;
+                }
+            }
+        }
+        levels
+    }
+
+    /// `row`'s neighbours in `layer`, into `out` (emptied first).
+    pub(crate) fn neighbours(&self, row: u32, layer: usize, out: &mut Vec<u32>) {
+        out.clear();
+        if let Some(l) = self.layers.get(layer) {
+            if layer > 0 || (row as usize) + 1 < l.offsets.len() {
+                out.extend_from_slice(l.neighbours_of(row, layer == 0));
+            }
+        }
+    }
+
     /// Bytes of heap memory held by the adjacency.
     pub fn heap_bytes(&self) -> usize {
         self.layers.iter().map(Layer::heap_bytes).sum::<usize>()

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use super::graph::Graph;
-use super::insert::{level_of, Hnsw, Lists, Pairwise};
+use super::insert::{level_of, surviving_list, Hnsw, Lists, Pairwise};
 use super::topk::Scored;
 
 const PENDING: u8 = 0;
@@ -278,9 +278,8 @@ impl GrowingGraph {
     /// The graph of the rows `keep` (linked rows, each once), renumbered:
     /// `keep[i]` becomes row `i` (a flush keeps the memtable's current
     /// puts, in the segment's row order). A dropped row's place in a kept
-    /// row's list goes to the dropped row's own kept neighbours, the list
-    /// cut back to its capacity by the heuristic (as a deletion is repaired
-    /// in FreshDiskANN), so the graph stays connected around it.
+    /// row's list goes to the dropped row's own kept neighbours
+    /// ([`surviving_list`]), so the graph stays connected around it.
     pub(crate) fn restrict(&self, metric: &impl Pairwise, keep: &[u32]) -> Graph {
         let Some((entry, _)) = self.hnsw.entry() else {
             return Graph::default();
@@ -304,31 +303,20 @@ impl GrowingGraph {
                 .unwrap_or(0) as u32
         };
         let top = levels[entry as usize] as usize;
-        let (mut own, mut hop) = (Vec::new(), Vec::new());
+        let read = |r: u32, layer: usize, out: &mut Vec<u32>| lists.neighbours(r, layer, out);
+        let mut bufs = (Vec::new(), Vec::new());
         Graph::from_lists(&levels, entry, top, |row, layer, out| {
             let r = keep[row as usize];
-            lists.neighbours(r, layer, &mut own);
-            let mut list: Vec<u32> = Vec::with_capacity(own.len());
-            let mut repaired = false;
-            for &nb in &own {
-                if kept(nb) {
-                    if !list.contains(&nb) {
-                        list.push(nb);
-                    }
-                    continue;
-                }
-                repaired = true;
-                lists.neighbours(nb, layer, &mut hop);
-                for &x in &hop {
-                    if x != r && kept(x) && !list.contains(&x) {
-                        list.push(x);
-                    }
-                }
-            }
-            let cap = self.hnsw.cap(layer);
-            if repaired && list.len() > cap {
-                list = self.hnsw.prune(metric, r, &list, cap);
-            }
+            let dist = |x: u32| metric.between(r, x);
+            let list = surviving_list(
+                r,
+                layer,
+                self.hnsw.cap(layer),
+                &read,
+                &kept,
+                &dist,
+                &mut bufs,
+            );
             out.extend(list.iter().map(|&x| new_of[x as usize]));
         })
     }

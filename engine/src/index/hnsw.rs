@@ -41,6 +41,7 @@ use crate::types::{HnswConfig, Space};
 
 use super::distance::{dot, l2_squared, norm};
 
+use super::build::Seed;
 use super::graph::Graph;
 
 /// Squared Euclidean distance for `hnsw_rs`; always `>= 0` on finite input.
@@ -88,7 +89,8 @@ pub enum Builder {
 }
 
 /// Builds the graph of `vectors` (`dim` floats per row) for `space` with
-/// `builder`; `None` if `cancel` answered true between two chunks of
+/// `builder` (ours starting from `seed`'s lists when given; the reference
+/// ignores it); `None` if `cancel` answered true between two chunks of
 /// inserts (store closing, segment compacted away).
 pub(crate) fn build_graph(
     vectors: &[f32],
@@ -97,6 +99,7 @@ pub(crate) fn build_graph(
     cfg: &HnswConfig,
     builder: Builder,
     cancel: &(dyn Fn() -> bool + Sync),
+    seed: Option<Seed<'_>>,
 ) -> Result<Option<Graph>> {
     if dim == 0 || vectors.len() / dim * dim != vectors.len() {
         return Err(Error::invalid(format!(
@@ -130,7 +133,7 @@ pub(crate) fn build_graph(
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the index build threads: {e}")))?;
     if builder == Builder::Own {
-        let graph = super::build::build(vectors, dim, space, m, ef_c, &pool, cancel);
+        let graph = super::build::build(vectors, dim, space, m, ef_c, &pool, cancel, seed);
         if let Some(g) = &graph {
             g.validate().map_err(|e| {
                 Error::Internal(format!("the graph builder produced an invalid graph: {e}"))
@@ -320,10 +323,28 @@ mod tests {
     fn rejects_non_finite_and_ragged_input() {
         let cfg = HnswConfig::default();
         let never = || false;
-        assert!(build_graph(&[1.0, f32::NAN], 2, Space::L2, &cfg, Builder::Own, &never).is_err());
-        assert!(build_graph(&[1.0, 2.0, 3.0], 2, Space::L2, &cfg, Builder::Own, &never).is_err());
+        assert!(build_graph(
+            &[1.0, f32::NAN],
+            2,
+            Space::L2,
+            &cfg,
+            Builder::Own,
+            &never,
+            None
+        )
+        .is_err());
+        assert!(build_graph(
+            &[1.0, 2.0, 3.0],
+            2,
+            Space::L2,
+            &cfg,
+            Builder::Own,
+            &never,
+            None
+        )
+        .is_err());
         assert_eq!(
-            build_graph(&[], 2, Space::L2, &cfg, Builder::Own, &never).unwrap(),
+            build_graph(&[], 2, Space::L2, &cfg, Builder::Own, &never, None).unwrap(),
             Some(Graph::default())
         );
     }
@@ -335,7 +356,7 @@ mod tests {
         let asked = std::sync::atomic::AtomicUsize::new(0);
         let cancel = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1;
         assert_eq!(
-            build_graph(&data, 4, Space::L2, &cfg, Builder::HnswRs, &cancel).unwrap(),
+            build_graph(&data, 4, Space::L2, &cfg, Builder::HnswRs, &cancel, None).unwrap(),
             None
         );
         assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);

@@ -47,6 +47,62 @@ pub(crate) fn level_of(r: u64, m: usize) -> usize {
     (level as usize).min(MAX_LEVEL)
 }
 
+/// The list row `r` keeps in `layer` when some rows of its graph are
+/// dropped (`kept` says which stay; `lists` reads the old lists): its kept
+/// neighbours, and in place of each dropped one, that row's own kept
+/// neighbours (as FreshDiskANN repairs a deletion), `r` itself excluded,
+/// each once. Past `cap` it keeps its own kept neighbours and then the
+/// nearest replacements by `dist` (distance to `r`), which costs a distance
+/// per replacement, not the heuristic's pairwise ones: a merge repairs
+/// every list that lost a neighbour.
+pub(crate) fn surviving_list(
+    r: u32,
+    layer: usize,
+    cap: usize,
+    lists: &impl Fn(u32, usize, &mut Vec<u32>),
+    kept: &impl Fn(u32) -> bool,
+    dist: &impl Fn(u32) -> f32,
+    bufs: &mut (Vec<u32>, Vec<u32>),
+) -> Vec<u32> {
+    let (own, hop) = bufs;
+    lists(r, layer, own);
+    let mut list: Vec<u32> = Vec::with_capacity(cap);
+    let mut dropped = Vec::new();
+    for &nb in own.iter() {
+        if kept(nb) {
+            if nb != r && !list.contains(&nb) {
+                list.push(nb);
+            }
+        } else {
+            dropped.push(nb);
+        }
+    }
+    let mut spare: Vec<u32> = Vec::new();
+    for d in dropped {
+        lists(d, layer, hop);
+        for &x in hop.iter() {
+            if x != r && kept(x) && !list.contains(&x) && !spare.contains(&x) {
+                spare.push(x);
+            }
+        }
+    }
+    let room = cap.saturating_sub(list.len());
+    if spare.len() > room {
+        let mut scored: Vec<Scored> = spare
+            .iter()
+            .map(|&x| Scored {
+                dist: dist(x),
+                row: x,
+            })
+            .collect();
+        scored.sort_unstable();
+        spare = scored.into_iter().take(room).map(|s| s.row).collect();
+    }
+    list.extend(spare);
+    list.truncate(cap);
+    list
+}
+
 /// Where a graph keeps its neighbour lists while rows are inserted.
 pub(crate) trait Lists: Sync {
     /// Rows that exist: `0..len()`. A neighbour at or past it (a row being
@@ -93,6 +149,12 @@ impl<L: Lists> Hnsw<L> {
             entry: RwLock::new(None),
             top_lock: Mutex::new(()),
         }
+    }
+
+    /// Starts inserts from `entry` (a row already linked, of level `top`),
+    /// for a graph seeded with an existing one's lists.
+    pub(crate) fn set_entry(&self, entry: u32, top: usize) {
+        *self.entry.write() = Some((entry, top));
     }
 
     /// `(entry row, top layer)`, once a row is in.

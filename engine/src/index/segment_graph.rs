@@ -95,7 +95,42 @@ impl SegmentGraph {
         builder: Builder,
         cancel: &(dyn Fn() -> bool + Sync),
     ) -> Result<Option<Self>> {
-        let Some(graph) = build_graph(vectors, dim, space, cfg, builder, cancel)? else {
+        let Some(graph) = build_graph(vectors, dim, space, cfg, builder, cancel, None)? else {
+            return Ok(None);
+        };
+        Ok(Some(SegmentGraph {
+            dim,
+            space,
+            norms: norms_of(vectors, dim, space),
+            sq8: Sq8::encode(vectors, dim, space),
+            graph,
+            max_neighbors: degree(cfg),
+            ef_construction: cfg.ef_construction.max(degree(cfg)),
+        }))
+    }
+
+    /// [`SegmentGraph::build_unless`] for a merged segment, keeping `base`
+    /// (the graph of one of the merged segments): `new_of[old row]` is that
+    /// row's number in `vectors`, `u32::MAX` where the merge dropped it. The
+    /// surviving rows keep their lists (repaired where they lost a
+    /// neighbour) and only the other rows are inserted, so a merge costs
+    /// the rows it adds, not all of them. A `base` of another space or
+    /// degree is ignored (a full build).
+    pub fn build_seeded(
+        vectors: &[f32],
+        dim: usize,
+        space: Space,
+        cfg: &HnswConfig,
+        base: &SegmentGraph,
+        new_of: &[u32],
+        cancel: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Option<Self>> {
+        let fits = base.space == space && base.dim == dim && base.max_neighbors == degree(cfg);
+        let seed = fits.then_some(super::build::Seed {
+            graph: &base.graph,
+            new_of,
+        });
+        let Some(graph) = build_graph(vectors, dim, space, cfg, Builder::Own, cancel, seed)? else {
             return Ok(None);
         };
         Ok(Some(SegmentGraph {

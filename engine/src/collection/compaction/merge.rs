@@ -1,6 +1,7 @@
 //! The compaction executor: merges a run of adjacent segments into one new
 //! segment (newest version of each id wins; tombstones dropped when the run
-//! starts at the oldest segment), builds its graph (unless writes are quiet
+//! starts at the oldest segment), builds its graph keeping the largest
+//! input's graph when most of its rows survive (unless writes are quiet
 //! and most old rows had none: then the background builder does,
 //! afterwards), publishes it in the manifest, swaps it into the next
 //! version and deletes the old files.
@@ -23,6 +24,7 @@ use crate::collection::core::Core;
 use crate::collection::version::segment_masks;
 use crate::collection::version::SegView;
 use crate::error::{Error, Result};
+use crate::index::SegmentGraph;
 use crate::record::StoredRecord;
 use crate::segment;
 
@@ -120,7 +122,11 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
         .filter(|m| !swap_first && crate::graphs::wants_graph(&m.seg))
     {
         let cancel = || core.dropped.load(Ordering::SeqCst) || core.graphs.should_stop();
-        if let Err(e) = crate::graphs::build_now(&m.seg, &core.graphs, &v.config.hnsw, &cancel) {
+        let base = kept_graph(&segs, &origin_of_row);
+        let base = base.as_ref().map(|(g, new_of)| (*g, &new_of[..]));
+        if let Err(e) =
+            crate::graphs::build_now(&m.seg, &core.graphs, &v.config.hnsw, &cancel, base)
+        {
             tracing::error!(segment = %m.seg.path.display(), "graph build of a merged segment failed; it is retried in the background: {e}");
         }
     }
@@ -164,6 +170,34 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
         "merged segments"
     );
     Ok(())
+}
+
+/// The graph a merge keeps: that of the merged segment with the most rows
+/// in the output, if it has one and at least half of its rows survive,
+/// with each old row's number in the output (`u32::MAX` if dropped).
+/// Keeping it, only the other segments' rows are inserted; a graph most
+/// of whose rows died is rebuilt instead, so repairs do not pile up.
+fn kept_graph<'a>(
+    segs: &'a [SegView],
+    origin_of_row: &[(usize, u32)],
+) -> Option<(&'a SegmentGraph, Vec<u32>)> {
+    let mut survivors = vec![0usize; segs.len()];
+    for &(i, _) in origin_of_row {
+        survivors[i] += 1;
+    }
+    let (best, &count) = survivors.iter().enumerate().max_by_key(|&(_, c)| *c)?;
+    let s = &segs[best];
+    let g = s.seg.graph()?;
+    if count == 0 || count * 2 < s.seg.rows() {
+        return None;
+    }
+    let mut new_of = vec![u32::MAX; s.seg.rows()];
+    for (row, &(i, old)) in origin_of_row.iter().enumerate() {
+        if i == best {
+            new_of[old as usize] = row as u32;
+        }
+    }
+    Some((g, new_of))
 }
 
 /// Whether most rows of `segs` belong to segments that want a graph and
