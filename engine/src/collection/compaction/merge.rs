@@ -1,7 +1,7 @@
 //! The compaction executor: merges a run of adjacent segments into one new
 //! segment (newest version of each id wins; tombstones dropped when the run
 //! starts at the oldest segment), builds its graph keeping the largest
-//! input's graph when most of its rows survive (unless writes are quiet
+//! input's graph when three quarters of its rows survive (unless writes are quiet
 //! and most old rows had none: then the background builder does,
 //! afterwards), publishes it in the manifest, swaps it into the next
 //! version and deletes the old files.
@@ -173,10 +173,13 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
 }
 
 /// The graph a merge keeps: that of the merged segment with the most rows
-/// in the output, if it has one and at least half of its rows survive,
-/// with each old row's number in the output (`u32::MAX` if dropped).
-/// Keeping it, only the other segments' rows are inserted; a graph most
-/// of whose rows died is rebuilt instead, so repairs do not pile up.
+/// in the output, if it has one and at least three quarters of its rows
+/// survive, with each old row's number in the output (`u32::MAX` if
+/// dropped). Keeping it, only the other segments' rows are inserted. A
+/// graph that lost more is rebuilt instead: measured on 100k × 384
+/// (`benches/src/bin/seeded_merge.rs`), recall@10 at ef 100 stayed equal
+/// to a full build's with 10% and 25% of the rows dropped, and fell to
+/// 0.985 with 45%.
 fn kept_graph<'a>(
     segs: &'a [SegView],
     origin_of_row: &[(usize, u32)],
@@ -188,7 +191,7 @@ fn kept_graph<'a>(
     let (best, &count) = survivors.iter().enumerate().max_by_key(|&(_, c)| *c)?;
     let s = &segs[best];
     let g = s.seg.graph()?;
-    if count == 0 || count * 2 < s.seg.rows() {
+    if count == 0 || count * 4 < s.seg.rows() * 3 {
         return None;
     }
     let mut new_of = vec![u32::MAX; s.seg.rows()];
