@@ -21,8 +21,10 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::index::distance::{dot, l2_squared, prefetch, QueryDistance};
-use crate::index::{GrowingGraph, Pairwise, Row, RowSet, EXACT_MAX_ROWS, VISITS_PER_EF};
+use crate::index::distance::{prefetch, QueryDistance};
+use crate::index::{
+    pair_distance, GrowingGraph, Pairwise, Row, RowSet, EXACT_MAX_ROWS, VISITS_PER_EF,
+};
 use crate::journal::Op;
 use crate::record::StoredRecord;
 use crate::types::{Metadata, MetadataValue, Space};
@@ -117,18 +119,7 @@ impl Pairwise for Slots<'_> {
         let (Some((x, nx)), Some((y, ny))) = (self.put(a), self.put(b)) else {
             return f32::INFINITY;
         };
-        match self.space {
-            Space::L2 => l2_squared(x, y),
-            Space::Ip => -dot(x, y),
-            Space::Cosine => {
-                let n = nx * ny;
-                if n > 0.0 {
-                    1.0 - dot(x, y) / n
-                } else {
-                    1.0
-                }
-            }
-        }
+        pair_distance(self.space, x, nx, y, ny)
     }
 
     #[inline]

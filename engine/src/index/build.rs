@@ -21,9 +21,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use rayon::prelude::*;
 
-use super::distance::{dot, l2_squared, norm, prefetch};
+use super::distance::{norm, prefetch};
 use super::graph::Graph;
-use super::insert::{level_of, surviving_list, Hnsw, Lists, Pairwise};
+use super::insert::{level_of, pair_distance, surviving_list, Hnsw, Lists, Pairwise};
 use crate::types::Space;
 
 /// Rows inserted between two looks at the cancel flag.
@@ -49,19 +49,11 @@ impl Metric<'_> {
 impl Pairwise for Metric<'_> {
     #[inline]
     fn between(&self, a: u32, b: u32) -> f32 {
-        let (x, y) = (self.row(a), self.row(b));
-        match self.space {
-            Space::L2 => l2_squared(x, y),
-            Space::Ip => -dot(x, y),
-            Space::Cosine => {
-                let n = self.norms[a as usize] * self.norms[b as usize];
-                if n > 0.0 {
-                    1.0 - dot(x, y) / n
-                } else {
-                    1.0
-                }
-            }
-        }
+        let norm = |r: u32| match self.space {
+            Space::Cosine => self.norms[r as usize],
+            Space::L2 | Space::Ip => 0.0,
+        };
+        pair_distance(self.space, self.row(a), norm(a), self.row(b), norm(b))
     }
 
     #[inline]
@@ -308,6 +300,7 @@ pub(crate) fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::distance::l2_squared;
 
     #[test]
     fn a_small_graph_is_valid_and_finds_every_row() {

@@ -28,8 +28,10 @@ use std::collections::BinaryHeap;
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
+use super::distance::{dot, l2_squared};
 use super::topk::Scored;
 use super::visited::with_visited;
+use crate::types::Space;
 
 /// Highest level a row may get (with M ≥ 2 a level above 16 has odds of
 /// 2^−16 per row).
@@ -101,6 +103,26 @@ pub(crate) fn surviving_list(
     list.extend(spare);
     list.truncate(cap);
     list
+}
+
+/// The distance graphs are built with, between rows `x` and `y` of norms
+/// `nx`, `ny` (read for cosine only): Chroma's order for the space —
+/// squared L2; `1 − x·y/(|x||y|)`; for inner product `−x·y` (the order of
+/// `1 − x·y`, the ip-NSW graph).
+#[inline]
+pub(crate) fn pair_distance(space: Space, x: &[f32], nx: f32, y: &[f32], ny: f32) -> f32 {
+    match space {
+        Space::L2 => l2_squared(x, y),
+        Space::Ip => -dot(x, y),
+        Space::Cosine => {
+            let n = nx * ny;
+            if n > 0.0 {
+                1.0 - dot(x, y) / n
+            } else {
+                1.0
+            }
+        }
+    }
 }
 
 /// Where a graph keeps its neighbour lists while rows are inserted.

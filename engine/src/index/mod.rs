@@ -30,7 +30,7 @@ pub use exact::exact_top_k;
 pub use graph_file::HEADER_LEN as GRAPH_FILE_HEADER_LEN;
 pub(crate) use growing::GrowingGraph;
 pub(crate) use hnsw::degree;
-pub(crate) use insert::Pairwise;
+pub(crate) use insert::{pair_distance, Pairwise};
 pub use planner::{
     plan, Plan, EXACT_MAX_ROWS, GRAPH_VISIT_COST, MIN_GRAPH_SELECTIVITY, MIN_GRAPH_SELECTIVITY_IP,
     VISITS_PER_EF,

@@ -87,6 +87,20 @@ impl SegmentGraph {
             .ok_or_else(|| Error::Internal("graph build cancelled".into()))
     }
 
+    /// The index over `graph` of `vectors`: with the norms and 8-bit codes
+    /// derived from the column.
+    fn over(vectors: &[f32], dim: usize, space: Space, cfg: &HnswConfig, graph: Graph) -> Self {
+        SegmentGraph {
+            dim,
+            space,
+            norms: norms_of(vectors, dim, space),
+            sq8: Sq8::encode(vectors, dim, space),
+            graph,
+            max_neighbors: degree(cfg),
+            ef_construction: cfg.ef_construction.max(degree(cfg)),
+        }
+    }
+
     fn build_with(
         vectors: &[f32],
         dim: usize,
@@ -98,15 +112,7 @@ impl SegmentGraph {
         let Some(graph) = build_graph(vectors, dim, space, cfg, builder, cancel, None)? else {
             return Ok(None);
         };
-        Ok(Some(SegmentGraph {
-            dim,
-            space,
-            norms: norms_of(vectors, dim, space),
-            sq8: Sq8::encode(vectors, dim, space),
-            graph,
-            max_neighbors: degree(cfg),
-            ef_construction: cfg.ef_construction.max(degree(cfg)),
-        }))
+        Ok(Some(Self::over(vectors, dim, space, cfg, graph)))
     }
 
     /// [`SegmentGraph::build_unless`] for a merged segment, keeping `base`
@@ -133,15 +139,7 @@ impl SegmentGraph {
         let Some(graph) = build_graph(vectors, dim, space, cfg, Builder::Own, cancel, seed)? else {
             return Ok(None);
         };
-        Ok(Some(SegmentGraph {
-            dim,
-            space,
-            norms: norms_of(vectors, dim, space),
-            sq8: Sq8::encode(vectors, dim, space),
-            graph,
-            max_neighbors: degree(cfg),
-            ef_construction: cfg.ef_construction.max(degree(cfg)),
-        }))
+        Ok(Some(Self::over(vectors, dim, space, cfg, graph)))
     }
 
     /// The index of `vectors` over the graph a memtable grew
@@ -168,15 +166,7 @@ impl SegmentGraph {
         graph
             .validate()
             .map_err(|e| Error::Internal(format!("a memtable's graph is invalid: {e}")))?;
-        Ok(SegmentGraph {
-            dim,
-            space,
-            norms: norms_of(vectors, dim, space),
-            sq8: Sq8::encode(vectors, dim, space),
-            graph,
-            max_neighbors: degree(cfg),
-            ef_construction: cfg.ef_construction.max(degree(cfg)),
-        })
+        Ok(Self::over(vectors, dim, space, cfg, graph))
     }
 
     /// Number of rows indexed.
