@@ -169,6 +169,7 @@ impl Memtable {
         if let Some(g) = &self.graph {
             g.graph.push(is_put);
         }
+        let size = size + self.graph.as_ref().map_or(0, |g| g.graph.row_bytes());
         index.insert(id, slot as u32);
         self.bytes.fetch_add(size, Ordering::Relaxed);
     }
@@ -250,11 +251,12 @@ impl MemView {
         (slot < self.len).then(|| self.mem.entry(slot)).flatten()
     }
 
-    /// The `k` slots of `rows` nearest to `query` by a walk of the graph,
-    /// nearest first, with the distances an exact scan gives; `None` when
-    /// a scan is the better choice (a small memtable, few matching slots,
-    /// no graph) or the walk found fewer than `k` of `rows`. Slots the
-    /// graph has not linked yet are scanned.
+    /// Candidates among `rows` for the `k` nearest to `query`, by a walk of
+    /// the graph (its whole beam, so the caller ranks ties by its own
+    /// order), with the distances an exact scan gives; `None` when a scan
+    /// is the better choice (a small memtable, few matching slots, no
+    /// graph) or the walk found fewer than `k` of `rows`. Slots the graph
+    /// has not linked yet are scanned.
     pub(crate) fn graph_top_k(
         &self,
         qd: &QueryDistance<'_>,
@@ -303,8 +305,6 @@ impl MemView {
         if from_graph < k.min(linked_matching) {
             return None;
         }
-        hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-        hits.truncate(k);
         Some(hits)
     }
 

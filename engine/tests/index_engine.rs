@@ -737,3 +737,61 @@ fn a_memtable_grows_a_graph_and_its_segment_keeps_it() {
         assert_eq!((s.ready, s.builds, s.loads), (1, 0, 1), "{space:?}");
     }
 }
+
+/// Rows at equal distances are ranked by insertion order whether the
+/// memtable is walked or scanned: an upsert keeps its id's order but gets
+/// a new slot, and the walk must not rank it by slot.
+#[test]
+fn a_memtable_walk_breaks_ties_like_a_scan() {
+    let m = mixture(N, 1, DIM, 32, 0.6, false, 29);
+    let tie: Vec<f32> = m.data[..DIM].to_vec();
+    let results = [false, true].map(|graph| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_with(
+            dir.path(),
+            Options {
+                memtable_bytes: 1 << 30,
+                background: false,
+                memtable_graph: graph,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let c = create(&db, "ties", Space::L2);
+        let put = |ids: Vec<String>, vectors: Vec<Vec<f32>>| {
+            c.upsert(RecordBatch {
+                ids,
+                embeddings: Some(vectors),
+                ..Default::default()
+            })
+            .unwrap();
+        };
+        for start in (0..N).step_by(1000) {
+            put(
+                (start..start + 1000).map(|i| format!("r{i}")).collect(),
+                (start..start + 1000)
+                    .map(|i| {
+                        m.data[i * DIM..(i + 1) * DIM]
+                            .iter()
+                            .map(|x| x + 5.0)
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
+        put(
+            (0..12).map(|i| format!("t{i}")).collect(),
+            vec![tie.clone(); 12],
+        );
+        // Later slots, earlier orders.
+        put(
+            (0..6).map(|i| format!("t{i}")).collect(),
+            vec![tie.clone(); 6],
+        );
+        let r = query(&c, &tie, 10, None);
+        (r.ids[0].clone(), r.distances.unwrap()[0].clone())
+    });
+    let want: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+    assert_eq!(results[0].0, want, "scan");
+    assert_eq!(results[1], results[0], "walk against scan");
+}

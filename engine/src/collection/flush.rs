@@ -16,6 +16,7 @@ use crate::journal::Op;
 use crate::journal::{self, WalFile};
 use crate::memtable::Memtable;
 use crate::segment;
+use crate::types::HnswConfig;
 
 /// Flushes the active memtable (and any frozen ones left by a failed
 /// earlier flush) into segments.
@@ -41,9 +42,6 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         };
         let started = Instant::now();
         let has_older = !v.segments.is_empty();
-        // Every write's rows are in the memtable's graph before it becomes
-        // the segment's.
-        frozen.view.mem.link_all();
         let mut puts = Vec::new();
         let mut tombstones = Vec::new();
         for (slot, e) in frozen.view.current_slots(frozen.last_seq) {
@@ -56,6 +54,11 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         // The segment's row order (the writer sorts by order key too; the
         // sort is stable, so both agree).
         puts.sort_by_key(|(_, r)| r.order);
+        // When the memtable's graph will become the segment's, every
+        // write's rows are linked into it first.
+        if graph_fits(&frozen.view.mem, &v.config.hnsw, puts.len()) {
+            frozen.view.mem.link_all();
+        }
         let slots: Vec<u32> = puts.iter().map(|&(s, _)| s).collect();
         let records: Vec<_> = puts.into_iter().map(|(_, r)| r).collect();
         let rows = records.len();
@@ -127,7 +130,7 @@ fn hand_over_graph(
     let Some((grown, metric)) = mem.graph() else {
         return false;
     };
-    if !crate::graphs::wants_graph(seg) || grown.m() != crate::index::degree(cfg) {
+    if !crate::graphs::wants_graph(seg) || !graph_fits(mem, cfg, slots.len()) {
         return false;
     }
     let started = Instant::now();
@@ -143,6 +146,16 @@ fn hand_over_graph(
             false
         }
     }
+}
+
+/// Whether `mem`'s graph can become the graph of a segment of `rows` rows
+/// for a collection configured with `cfg`: it has one, of the configured
+/// degree, and the segment is large enough to want a graph.
+fn graph_fits(mem: &Memtable, cfg: &HnswConfig, rows: usize) -> bool {
+    rows > crate::index::EXACT_MAX_ROWS
+        && mem
+            .graph()
+            .is_some_and(|(g, _)| g.m() == crate::index::degree(cfg))
 }
 
 /// Records the dimension a collection's first write fixed in its manifest

@@ -114,6 +114,17 @@ fn linking_pool() -> Option<&'static rayon::ThreadPool> {
     .as_ref()
 }
 
+/// Marks a claimed row linked when dropped.
+struct Linked<'a>(Option<&'a Node>);
+
+impl Drop for Linked<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.0 {
+            n.state.store(LINKED, Ordering::Release);
+        }
+    }
+}
+
 /// See the module docs.
 pub(crate) struct GrowingGraph {
     hnsw: Hnsw<Nodes>,
@@ -150,6 +161,12 @@ impl GrowingGraph {
     /// Rows added so far.
     pub(crate) fn len(&self) -> usize {
         self.hnsw.lists.len()
+    }
+
+    /// Heap bytes a row takes (its node and base-layer slots; upper layers,
+    /// one row in `M`, are left out).
+    pub(crate) fn row_bytes(&self) -> usize {
+        std::mem::size_of::<Node>() + 2 * self.hnsw.m * std::mem::size_of::<AtomicU32>()
     }
 
     /// Adds the next row, unlinked; one without a vector is never linked
@@ -215,17 +232,25 @@ impl GrowingGraph {
             return;
         }
         match linking_pool() {
-            Some(pool) => pool.install(|| self.link_here(metric, end)),
+            // Every pool thread takes rows until none is left below `end`,
+            // so one large batch (or a replayed WAL) is linked in parallel.
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                (0..rayon::current_num_threads())
+                    .into_par_iter()
+                    .for_each(|_| self.link_here(metric, end))
+            }),
             None => self.link_here(metric, end),
         }
     }
 
     fn link_here(&self, metric: &impl Pairwise, end: usize) {
         while let Some(row) = self.claim(end) {
+            // Marked linked even if the insert unwinds, so a flush waiting
+            // in `link_all` never waits for a row no one will finish (the
+            // row may then lack links: it can be missed, never wrong).
+            let _done = Linked(self.hnsw.lists.nodes.get(row));
             self.hnsw.insert(metric, row as u32);
-            if let Some(n) = self.hnsw.lists.nodes.get(row) {
-                n.state.store(LINKED, Ordering::Release);
-            }
         }
     }
 

@@ -163,6 +163,13 @@ impl SegmentGraph {
             )));
         }
         let graph = grown.restrict(metric, keep);
+        if graph.n as usize != keep.len() {
+            return Err(Error::Internal(format!(
+                "a memtable's graph holds {} of the segment's {} rows",
+                graph.n,
+                keep.len()
+            )));
+        }
         graph
             .validate()
             .map_err(|e| Error::Internal(format!("a memtable's graph is invalid: {e}")))?;
