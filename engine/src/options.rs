@@ -32,8 +32,8 @@ pub struct Options {
     /// off). Queries then walk a graph instead of scanning recent writes,
     /// and flushed segments are indexed when published; but every write
     /// waits until its rows are linked, so bulk ingest runs at the graph's
-    /// insertion speed (about 4–5k 384-d vectors/s on 2 cores instead of
-    /// 36–40k). Measured in docs/benchmarks.md (mixed load, issue 11).
+    /// insertion speed (about 9k 384-d vectors/s on 2 cores instead of
+    /// 29–40k). Measured in docs/benchmarks.md (mixed load, issue 11).
     pub memtable_graph: bool,
     /// The file system every write goes through (default: the real one;
     /// tests pass a [`crate::fs::FaultyFs`]).
