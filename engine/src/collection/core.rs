@@ -189,7 +189,6 @@ impl Core {
         let mut version = Version {
             seq: manifest.last_seq,
             active: MemView::whole(Arc::new(Version::memtable_for(&config, memtable_graph))),
-            memtable_graph,
             frozen: Vec::new(),
             segments,
             dimension,

@@ -56,7 +56,8 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         puts.sort_by_key(|(_, r)| r.order);
         // When the memtable's graph will become the segment's, every
         // write's rows are linked into it first.
-        if graph_fits(&frozen.view.mem, &v.config.hnsw, puts.len()) {
+        let keep_graph = graph_fits(&frozen.view.mem, &v.config.hnsw, puts.len());
+        if keep_graph {
             frozen.view.mem.link_all();
         }
         let slots: Vec<u32> = puts.iter().map(|&(s, _)| s).collect();
@@ -76,7 +77,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
                 tombstones,
             )?;
             let view = SegView::new(Arc::new(s))?;
-            handed_over = hand_over_graph(core, &v, &frozen.view.mem, &view, &slots);
+            handed_over = keep_graph && hand_over_graph(core, &v, &frozen.view.mem, &view, &slots);
             Some(view)
         };
         let mut next_manifest = manifest.clone();
@@ -113,11 +114,11 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
     Ok(())
 }
 
-/// Gives the segment `view` (written from `mem`, its row `i` from slot
-/// `slots[i]`) the graph `mem` grew, saved and published before the
-/// segment is; false when it gets none that way (too small to want a
-/// graph, a memtable without one or with other parameters, or an error,
-/// logged) and must be queued for a build.
+/// Gives the segment `view` (written from `mem`, whose graph
+/// [`graph_fits`] it, its row `i` from slot `slots[i]`) the graph `mem`
+/// grew, saved and published before the segment is; false when it gets
+/// none that way (a segment that wants no graph, or an error, logged) and
+/// must be queued for a build.
 fn hand_over_graph(
     core: &Core,
     v: &Version,
@@ -130,7 +131,7 @@ fn hand_over_graph(
     let Some((grown, metric)) = mem.graph() else {
         return false;
     };
-    if !crate::graphs::wants_graph(seg) || !graph_fits(mem, cfg, slots.len()) {
+    if !crate::graphs::wants_graph(seg) {
         return false;
     }
     let started = Instant::now();

@@ -84,8 +84,6 @@ pub(crate) struct Version {
     /// The collection's configuration (`modify_collection` publishes a new
     /// version with the new one).
     pub(crate) config: Arc<CollectionConfig>,
-    /// Whether new memtables grow a graph ([`crate::Options::memtable_graph`]).
-    pub(crate) memtable_graph: bool,
 }
 
 impl Version {
@@ -170,7 +168,9 @@ impl Version {
     }
 
     /// Freezes the active memtable (the WAL now continues in generation
-    /// `next_wal`) and starts an empty one.
+    /// `next_wal`) and starts an empty one, with a graph if the frozen one
+    /// has one ([`crate::Options::memtable_graph`] holds for the store's
+    /// life).
     pub(crate) fn freeze(&self, next_wal: u64) -> Version {
         let mut next = self.clone();
         next.frozen.push(Frozen {
@@ -180,7 +180,7 @@ impl Version {
         });
         next.active = MemView::whole(Arc::new(Version::memtable_for(
             &self.config,
-            self.memtable_graph,
+            self.active.mem.graph().is_some(),
         )));
         next
     }

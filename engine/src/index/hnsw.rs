@@ -323,26 +323,10 @@ mod tests {
     fn rejects_non_finite_and_ragged_input() {
         let cfg = HnswConfig::default();
         let never = || false;
-        assert!(build_graph(
-            &[1.0, f32::NAN],
-            2,
-            Space::L2,
-            &cfg,
-            Builder::Own,
-            &never,
-            None
-        )
-        .is_err());
-        assert!(build_graph(
-            &[1.0, 2.0, 3.0],
-            2,
-            Space::L2,
-            &cfg,
-            Builder::Own,
-            &never,
-            None
-        )
-        .is_err());
+        for bad in [&[1.0, f32::NAN][..], &[1.0, 2.0, 3.0]] {
+            let built = build_graph(bad, 2, Space::L2, &cfg, Builder::Own, &never, None);
+            assert!(built.is_err(), "{bad:?}");
+        }
         assert_eq!(
             build_graph(&[], 2, Space::L2, &cfg, Builder::Own, &never, None).unwrap(),
             Some(Graph::default())
