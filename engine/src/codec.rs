@@ -155,12 +155,13 @@ pub(crate) fn envelope(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8>
     out
 }
 
-/// Checks an envelope and returns its payload.
+/// Checks an envelope whose format version must be in `versions`; returns
+/// the version and the payload.
 pub(crate) fn open_envelope<'a>(
     magic: &[u8; 8],
-    version: u32,
+    versions: std::ops::RangeInclusive<u32>,
     bytes: &'a [u8],
-) -> Result<&'a [u8], String> {
+) -> Result<(u32, &'a [u8]), String> {
     if bytes.len() < ENVELOPE_HEADER_LEN {
         return Err(format!(
             "file is {} bytes, shorter than its {ENVELOPE_HEADER_LEN}-byte header",
@@ -171,9 +172,11 @@ pub(crate) fn open_envelope<'a>(
         return Err("bad magic number".into());
     }
     let got_version = u32_at(bytes, 8);
-    if got_version != version {
+    if !versions.contains(&got_version) {
         return Err(format!(
-            "unsupported format version {got_version} (expected {version})"
+            "unsupported format version {got_version} (expected {} to {})",
+            versions.start(),
+            versions.end()
         ));
     }
     let len = u64_at(bytes, 12);
@@ -188,7 +191,7 @@ pub(crate) fn open_envelope<'a>(
     if crc32fast::hash(payload) != crc {
         return Err("checksum mismatch".into());
     }
-    Ok(payload)
+    Ok((got_version, payload))
 }
 
 // ---------------------------------------------------------------------------
@@ -342,14 +345,18 @@ mod tests {
     #[test]
     fn envelope_checks() {
         let e = envelope(b"TESTMAG1", 3, b"hello");
-        assert_eq!(open_envelope(b"TESTMAG1", 3, &e).unwrap(), b"hello");
-        assert!(open_envelope(b"TESTMAG2", 3, &e).is_err());
-        assert!(open_envelope(b"TESTMAG1", 4, &e).is_err());
+        assert_eq!(
+            open_envelope(b"TESTMAG1", 3..=3, &e).unwrap(),
+            (3, &b"hello"[..])
+        );
+        assert_eq!(open_envelope(b"TESTMAG1", 1..=3, &e).unwrap().0, 3);
+        assert!(open_envelope(b"TESTMAG2", 3..=3, &e).is_err());
+        assert!(open_envelope(b"TESTMAG1", 4..=5, &e).is_err());
         let mut bad = e.clone();
         *bad.last_mut().unwrap() ^= 1;
-        assert!(open_envelope(b"TESTMAG1", 3, &bad)
+        assert!(open_envelope(b"TESTMAG1", 3..=3, &bad)
             .unwrap_err()
             .contains("checksum"));
-        assert!(open_envelope(b"TESTMAG1", 3, &e[..e.len() - 1]).is_err());
+        assert!(open_envelope(b"TESTMAG1", 3..=3, &e[..e.len() - 1]).is_err());
     }
 }

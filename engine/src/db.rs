@@ -249,10 +249,11 @@ impl Db {
         spec: CollectionSpec,
         get_or_create: bool,
     ) -> Result<CollectionInfo> {
+        let schema = crate::schema::Schema::for_create(spec.schema.as_ref(), &spec.config)?;
         let mut cat = self.inner.reg.catalog.lock();
         if let Some(existing) = cat.check_create(tenant, database, name, &spec, get_or_create)? {
             drop(cat);
-            return Ok(self.inner.reg.with_dimension(existing));
+            return Ok(self.inner.reg.live(existing));
         }
         let info = CollectionInfo {
             id: Uuid::new_v4(),
@@ -260,7 +261,7 @@ impl Db {
             tenant: tenant.to_string(),
             database: database.to_string(),
             metadata: spec.metadata,
-            config: spec.config,
+            schema,
             dimension: None,
             log_position: 0,
             version: 0,
@@ -287,7 +288,7 @@ impl Db {
             .into_iter()
             .skip(offset)
             .take(limit.unwrap_or(usize::MAX))
-            .map(|c| self.inner.reg.with_dimension(c))
+            .map(|c| self.inner.reg.live(c))
             .collect())
     }
 
@@ -311,7 +312,7 @@ impl Db {
             .find(tenant, database, name)
             .cloned();
         match found {
-            Some(c) => Ok(self.inner.reg.with_dimension(c)),
+            Some(c) => Ok(self.inner.reg.live(c)),
             None => Err(Error::NotFound(format!(
                 "Collection [{name}] does not exist"
             ))),
@@ -321,7 +322,7 @@ impl Db {
     /// Gets a collection by id; NotFound `Collection [UUID] does not exist`.
     pub fn get_collection_by_id(&self, id: Uuid) -> Result<CollectionInfo> {
         match self.inner.reg.catalog_entry(id) {
-            Some(c) => Ok(self.inner.reg.with_dimension(c)),
+            Some(c) => Ok(self.inner.reg.live(c)),
             None => Err(Error::NotFound(format!("Collection [{id}] does not exist"))),
         }
     }
@@ -342,7 +343,7 @@ impl Db {
         // (queries use its ef_search; graphs built from now on the rest).
         let core = self.inner.reg.cores.lock().get(&id).cloned();
         if let (Some(core), Some(info)) = (core, self.inner.reg.catalog_entry(id)) {
-            core.set_config(info.config);
+            core.set_schema(info.schema);
         }
         Ok(())
     }

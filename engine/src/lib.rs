@@ -54,6 +54,7 @@ mod os;
 mod record;
 mod registry;
 mod row_set;
+pub mod schema;
 mod segment;
 pub mod types;
 mod worker;
@@ -67,6 +68,7 @@ pub use db::{Db, Options, DEFAULT_DATABASE, DEFAULT_TENANT};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::{Where, WhereDocument};
 pub use graphs::GraphStatus;
+pub use schema::Schema;
 pub use types::*;
 pub use worker::IdleFlush;
 

@@ -69,19 +69,29 @@ impl Registry {
         self.catalog.lock().get(id).cloned()
     }
 
-    /// The entry with the collection's dimension, which its version (if
-    /// open) or its manifest holds; a collection whose manifest does not
-    /// record one yet (nothing flushed, or a store from before manifests
-    /// did) is opened to replay its WAL.
-    pub(crate) fn with_dimension(&self, mut info: CollectionInfo) -> CollectionInfo {
-        let open = self.cores.lock().get(&info.id).cloned();
-        info.dimension = match open {
-            Some(core) => core.version().dimension,
-            None => crate::catalog::manifest::Manifest::load(&self.collection_dir(info.id))
-                .ok()
-                .and_then(|m| m.dimension.map(|d| d as usize))
-                .or_else(|| self.core(&info).ok().and_then(|c| c.version().dimension)),
-        };
+    /// The entry as the collection's current version sees it: its
+    /// dimension, its schema with the keys its records brought, and its
+    /// `version` (the sequence number of its newest write). The collection
+    /// is opened (its WAL replayed) if it is not open yet; one that cannot
+    /// be opened is described from its manifest alone.
+    pub(crate) fn live(&self, mut info: CollectionInfo) -> CollectionInfo {
+        match self.core(&info) {
+            Ok(core) => {
+                let v = core.version();
+                info.dimension = v.dimension;
+                info.schema = (*v.schema).clone();
+                info.version = v.seq;
+            }
+            Err(_) => {
+                let m =
+                    crate::catalog::manifest::Manifest::load(&self.collection_dir(info.id)).ok();
+                info.dimension = m.as_ref().and_then(|m| m.dimension.map(|d| d as usize));
+                if let Some(m) = m {
+                    info.schema.discover_all(&m.schema_keys);
+                    info.version = m.last_seq;
+                }
+            }
+        }
         info
     }
 
@@ -99,7 +109,7 @@ impl Registry {
             fs: self.options.fs.clone(),
             id: info.id,
             dir: self.collection_dir(info.id),
-            config: info.config.clone(),
+            schema: info.schema.clone(),
             memtable_limit: self.options.memtable_bytes,
             memtable_graph: self.options.memtable_graph,
             policy: self.options.compaction.clone(),
@@ -108,9 +118,11 @@ impl Registry {
                 .write_stall
                 .clone()
                 .filter(|_| self.events.is_some()),
-            graphs: self
-                .graphs
-                .ctx(info.id, info.config.hnsw.space, self.options.fs.clone()),
+            graphs: self.graphs.ctx(
+                info.id,
+                info.schema.config().hnsw.space,
+                self.options.fs.clone(),
+            ),
             events: events.clone(),
         })?);
         cores.insert(info.id, core.clone());

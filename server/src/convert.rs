@@ -1,11 +1,11 @@
 //! Wire ⇄ engine: request validation with Chroma's messages, the mapping
 //! of configuration (and legacy `hnsw:*` metadata keys, and a client's
 //! schema) onto the engine's `CollectionConfig`, and the Collection object
-//! (`configuration_json` + a `schema` derived from the configuration).
+//! (`configuration_json` derived from the schema).
 
 use chromite_engine::{
     CollectionConfig, CollectionInfo, CollectionSpec, ConfigUpdate, HnswConfig, Include, Metadata,
-    MetadataValue, RecordBatch, Selection, Space, Where, WhereDocument,
+    MetadataValue, RecordBatch, Schema, Selection, Space, Where, WhereDocument,
 };
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -122,79 +122,6 @@ fn apply_legacy_metadata(hnsw: &mut HnswConfig, meta: &Metadata) -> ApiResult<()
     Ok(())
 }
 
-fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |cur, k| cur.get(k))
-}
-
-/// Reads the vector-index part of a client's schema into `hnsw`; returns the
-/// schema's embedding function. Sparse-vector indexes are refused like a
-/// local Chroma does.
-fn apply_schema(hnsw: &mut HnswConfig, schema: &Value) -> ApiResult<Option<Value>> {
-    if !schema.is_object() {
-        return Err(ApiError::invalid(
-            "Failed to reconcile schema: Invalid schema input: schema must be an object",
-        ));
-    }
-    let sparse_enabled = |vt: &Value| {
-        get_path(vt, &["sparse_vector", "sparse_vector_index", "enabled"]).and_then(Value::as_bool)
-            == Some(true)
-    };
-    let mut value_types: Vec<&Value> = schema.get("defaults").into_iter().collect();
-    if let Some(keys) = schema.get("keys").and_then(Value::as_object) {
-        value_types.extend(keys.values());
-    }
-    if value_types.iter().any(|vt| sparse_enabled(vt)) {
-        return Err(ApiError::invalid(
-            "Failed to reconcile schema: Invalid schema input: Sparse vector indexing is not enabled in local",
-        ));
-    }
-    let config = get_path(
-        schema,
-        &["keys", "#embedding", "float_list", "vector_index", "config"],
-    )
-    .or_else(|| {
-        get_path(
-            schema,
-            &["defaults", "float_list", "vector_index", "config"],
-        )
-    });
-    let Some(config) = config else {
-        return Ok(None);
-    };
-    if let Some(space) = config.get("space").and_then(Value::as_str) {
-        hnsw.space = space_from_str(space)?;
-    }
-    let index = config.get("hnsw").or_else(|| config.get("spann"));
-    if let Some(index) = index {
-        let num = |k: &str| index.get(k).and_then(Value::as_u64).map(|n| n as usize);
-        if let Some(n) = num("ef_construction") {
-            hnsw.ef_construction = n;
-        }
-        if let Some(n) = num("ef_search") {
-            hnsw.ef_search = n;
-        }
-        if let Some(n) = num("max_neighbors") {
-            hnsw.max_neighbors = n;
-        }
-        if let Some(n) = num("num_threads") {
-            hnsw.num_threads = n;
-        }
-        if let Some(n) = num("batch_size") {
-            hnsw.batch_size = n;
-        }
-        if let Some(n) = num("sync_threshold") {
-            hnsw.sync_threshold = n;
-        }
-        if let Some(f) = index.get("resize_factor").and_then(Value::as_f64) {
-            hnsw.resize_factor = f;
-        }
-    }
-    Ok(config
-        .get("embedding_function")
-        .filter(|v| !v.is_null())
-        .cloned())
-}
-
 fn apply_configuration(hnsw: &mut HnswConfig, cfg: &CollectionConfiguration) -> ApiResult<()> {
     match (&cfg.hnsw, &cfg.spann) {
         (Some(_), Some(_)) => Err(ApiError::invalid(
@@ -219,6 +146,12 @@ fn apply_configuration(hnsw: &mut HnswConfig, cfg: &CollectionConfiguration) -> 
             if let Some(n) = h.sync_threshold {
                 hnsw.sync_threshold = n;
             }
+            if let Some(n) = h.num_threads {
+                hnsw.num_threads = n;
+            }
+            if let Some(n) = h.batch_size {
+                hnsw.batch_size = n;
+            }
             Ok(())
         }
         (None, Some(s)) => {
@@ -240,15 +173,14 @@ fn apply_configuration(hnsw: &mut HnswConfig, cfg: &CollectionConfiguration) -> 
     }
 }
 
-/// The engine spec of a create request. Precedence (as observed on Chroma):
-/// legacy `hnsw:*` metadata keys > `configuration` > `schema` > defaults.
+/// The engine spec of a create request: the configuration (legacy
+/// `hnsw:*` metadata keys win over `configuration`) and the user's schema,
+/// which the engine reconciles (a non-default schema with a non-default
+/// configuration is a 400).
 pub fn collection_spec(req: &CreateCollection) -> ApiResult<CollectionSpec> {
     let metadata = collection_metadata(req.metadata.clone(), "metadata")?;
     let mut hnsw = HnswConfig::default();
     let mut embedding_function = None;
-    if let Some(schema) = req.schema.as_ref().filter(|s| !s.is_null()) {
-        embedding_function = apply_schema(&mut hnsw, schema)?;
-    }
     if let Some(cfg) = &req.configuration {
         apply_configuration(&mut hnsw, cfg)?;
         if let Some(ef) = cfg.embedding_function.as_ref().filter(|v| !v.is_null()) {
@@ -264,6 +196,7 @@ pub fn collection_spec(req: &CreateCollection) -> ApiResult<CollectionSpec> {
             hnsw,
             embedding_function,
         },
+        schema: req.schema.clone(),
     })
 }
 
@@ -287,68 +220,46 @@ pub fn config_update(cfg: UpdateConfiguration) -> ApiResult<ConfigUpdate> {
             up.sync_threshold = h.sync_threshold;
             up.batch_size = h.batch_size;
         }
-        (None, Some(s)) => up.ef_search = s.ef_search,
+        (None, Some(s)) => {
+            up.ef_search = s.ef_search;
+            up.search_nprobe = s.search_nprobe;
+        }
         (None, None) => {}
     }
     Ok(up)
 }
 
-/// `configuration_json` of a collection: always an object.
-pub fn configuration_json(cfg: &CollectionConfig) -> Value {
+/// `configuration_json` of a collection, derived from its schema: always
+/// an object, with the vector index's family (`hnsw`, or `spann` when the
+/// schema carries SPANN parameters) and the embedding function.
+pub fn configuration_json(schema: &Schema) -> Value {
+    let cfg = schema.config();
     let h = &cfg.hnsw;
+    let spann = schema.vector_index().and_then(|v| v.spann.as_ref());
+    let (hnsw, spann) = match spann {
+        Some(sp) => {
+            let mut sp = serde_json::to_value(sp).unwrap_or_else(|_| json!({}));
+            if let Some(o) = sp.as_object_mut() {
+                o.insert("space".into(), json!(space_name(h.space)));
+            }
+            (Value::Null, sp)
+        }
+        None => (
+            json!({
+                "space": space_name(h.space),
+                "ef_construction": h.ef_construction,
+                "ef_search": h.ef_search,
+                "max_neighbors": h.max_neighbors,
+                "resize_factor": h.resize_factor,
+                "sync_threshold": h.sync_threshold,
+            }),
+            Value::Null,
+        ),
+    };
     json!({
-        "hnsw": {
-            "space": space_name(h.space),
-            "ef_construction": h.ef_construction,
-            "ef_search": h.ef_search,
-            "max_neighbors": h.max_neighbors,
-            "resize_factor": h.resize_factor,
-            "sync_threshold": h.sync_threshold,
-        },
-        "spann": null,
+        "hnsw": hnsw,
+        "spann": spann,
         "embedding_function": cfg.embedding_function.clone().unwrap_or(Value::Null),
-    })
-}
-
-fn index(enabled: bool) -> Value {
-    json!({"enabled": enabled, "config": {}})
-}
-
-/// The `schema` Chroma 1.5 derives from a configuration (§7.3).
-pub fn schema_json(cfg: &CollectionConfig) -> Value {
-    let h = &cfg.hnsw;
-    let hnsw = json!({
-        "ef_construction": h.ef_construction,
-        "max_neighbors": h.max_neighbors,
-        "ef_search": h.ef_search,
-        "num_threads": h.num_threads,
-        "batch_size": h.batch_size,
-        "sync_threshold": h.sync_threshold,
-        "resize_factor": h.resize_factor,
-    });
-    let mut default_vec = Map::new();
-    default_vec.insert("space".into(), json!(space_name(h.space)));
-    let mut key_vec = default_vec.clone();
-    if let Some(ef) = &cfg.embedding_function {
-        default_vec.insert("embedding_function".into(), ef.clone());
-        key_vec.insert("embedding_function".into(), ef.clone());
-    }
-    default_vec.insert("hnsw".into(), hnsw.clone());
-    key_vec.insert("source_key".into(), json!("#document"));
-    key_vec.insert("hnsw".into(), hnsw);
-    json!({
-        "defaults": {
-            "string": {"fts_index": index(false), "string_inverted_index": index(true)},
-            "float_list": {"vector_index": {"enabled": false, "config": default_vec}},
-            "sparse_vector": {"sparse_vector_index": {"enabled": false, "config": {"embedding_function": {"type": "unknown"}, "bm25": false}}},
-            "int": {"int_inverted_index": index(true)},
-            "float": {"float_inverted_index": index(true)},
-            "bool": {"bool_inverted_index": index(true)},
-        },
-        "keys": {
-            "#document": {"string": {"fts_index": index(true), "string_inverted_index": index(false)}},
-            "#embedding": {"float_list": {"vector_index": {"enabled": true, "config": key_vec}}},
-        },
     })
 }
 
@@ -356,8 +267,8 @@ pub fn schema_json(cfg: &CollectionConfig) -> Value {
 pub fn collection_out(info: CollectionInfo) -> Collection {
     Collection {
         id: info.id.to_string(),
-        configuration_json: configuration_json(&info.config),
-        schema: schema_json(&info.config),
+        configuration_json: configuration_json(&info.schema),
+        schema: info.schema,
         name: info.name,
         metadata: info.metadata.filter(|m| !m.is_empty()),
         dimension: info.dimension,
@@ -484,25 +395,19 @@ mod tests {
     }
 
     #[test]
-    fn schema_space_and_sparse_index() {
+    fn schema_is_passed_on_and_configuration_json_follows_it() {
         let req: CreateCollection = serde_json::from_value(json!({
             "name": "abc",
-            "schema": {"keys": {"#embedding": {"float_list": {"vector_index": {"enabled": true,
+            "schema": {"defaults": {}, "keys": {"#embedding": {"float_list": {"vector_index": {"enabled": true,
                 "config": {"space": "ip", "embedding_function": {"type": "known", "name": "x", "config": {}}}}}}}}
         }))
         .unwrap();
         let spec = collection_spec(&req).unwrap();
-        assert_eq!(spec.config.hnsw.space, Space::Ip);
-        assert!(spec.config.embedding_function.is_some());
-        let req: CreateCollection = serde_json::from_value(json!({
-            "name": "abc",
-            "schema": {"keys": {"sp": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {}}}}}}
-        }))
-        .unwrap();
-        assert!(collection_spec(&req)
-            .unwrap_err()
-            .message
-            .contains("Sparse vector indexing is not enabled in local"));
+        let schema = Schema::for_create(spec.schema.as_ref(), &spec.config).unwrap();
+        let cfg = configuration_json(&schema);
+        assert_eq!(cfg["hnsw"]["space"], "ip");
+        assert_eq!(cfg["embedding_function"]["name"], "x");
+        assert_eq!(cfg["spann"], Value::Null);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod state;
+pub mod trace;
 pub mod wire;
 
 use axum::extract::DefaultBodyLimit;
@@ -79,5 +80,6 @@ pub fn app(state: AppState) -> Router {
             metrics::track,
         ))
         .layer(cors(&settings.cors_origins))
+        .layer(middleware::from_fn(trace::trace))
         .with_state(state)
 }

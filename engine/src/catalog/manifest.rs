@@ -1,10 +1,12 @@
 //! A collection's manifest: which segments are live, where the WAL starts,
 //! the last sequence number covered by the segments and the collection's
-//! dimension. Rewritten atomically (temp, fsync, rename, fsync dir) as the
+//! dimension and the metadata keys its records brought (schema
+//! discovery). Rewritten atomically (temp, fsync, rename, fsync dir) as the
 //! single commit point of every flush and compaction.
 //!
-//! File `MANIFEST`: envelope (`codec.rs`) with magic `CHRMMAN1`, version 1,
-//! bincode [`Manifest`] payload.
+//! File `MANIFEST`: envelope (`codec.rs`) with magic `CHRMMAN1` and a
+//! bincode [`Manifest`] payload. Version 2 appends `schema_keys`; a
+//! version-1 manifest (no keys) still opens, with none.
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +15,7 @@ use bincode::{Decode, Encode};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"CHRMMAN1";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// The manifest's contents.
 #[derive(Debug, Clone, Default, PartialEq, Encode, Decode)]
@@ -28,6 +30,20 @@ pub(crate) struct Manifest {
     pub(crate) dimension: Option<u64>,
     /// Next unused file number (WAL generations and segments share the counter).
     pub(crate) next_file_no: u64,
+    /// The metadata keys the schema has entries for and, per key, a bit
+    /// set of value types (`schema::ValueType::bit`); covers at least
+    /// every record up to `last_seq`.
+    pub(crate) schema_keys: Vec<(String, u8)>,
+}
+
+/// Version 1's payload: version 2's without `schema_keys`.
+#[derive(Decode)]
+struct ManifestV1 {
+    segments: Vec<u64>,
+    wal_start: u64,
+    last_seq: u64,
+    dimension: Option<u64>,
+    next_file_no: u64,
 }
 
 /// The manifest path in a collection directory.
@@ -57,8 +73,20 @@ impl Manifest {
 
     /// Parses manifest bytes.
     pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<Manifest, String> {
-        let payload = crate::codec::open_envelope(MAGIC, VERSION, bytes)?;
-        let m: Manifest = crate::codec::decode(payload)?;
+        let (version, payload) = crate::codec::open_envelope(MAGIC, 1..=VERSION, bytes)?;
+        let m: Manifest = if version == 1 {
+            let v1: ManifestV1 = crate::codec::decode(payload)?;
+            Manifest {
+                segments: v1.segments,
+                wal_start: v1.wal_start,
+                last_seq: v1.last_seq,
+                dimension: v1.dimension,
+                next_file_no: v1.next_file_no,
+                schema_keys: Vec::new(),
+            }
+        } else {
+            crate::codec::decode(payload)?
+        };
         if m.wal_start >= m.next_file_no || m.segments.iter().any(|&s| s >= m.next_file_no) {
             return Err("file numbers beyond next_file_no".into());
         }

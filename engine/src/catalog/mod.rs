@@ -4,9 +4,11 @@
 //! collection's dimension is not here: its manifest holds it. Also the
 //! per-collection manifest and the name rules.
 //!
-//! File `CATALOG`: envelope (`codec.rs`) with magic `CHRMCAT1`, version 1,
-//! and a JSON payload (JSON because a collection's `embedding_function`
-//! is arbitrary JSON kept verbatim).
+//! File `CATALOG`: envelope (`codec.rs`) with magic `CHRMCAT1` and a JSON
+//! payload (JSON because a collection's schema holds embedding functions,
+//! arbitrary JSON kept verbatim). Version 2 stores each collection's
+//! `schema`; a version-1 catalog stored a `config` instead, and opens with
+//! the schema derived from it (the default schema for a default config).
 
 pub(crate) mod manifest;
 pub mod names;
@@ -26,14 +28,41 @@ pub const DEFAULT_TENANT: &str = "default_tenant";
 pub const DEFAULT_DATABASE: &str = "default_database";
 
 const MAGIC: &[u8; 8] = b"CHRMCAT1";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// On-disk form of the catalog.
 #[derive(Serialize, Deserialize)]
-struct CatalogFile {
+struct CatalogFile<C> {
     tenants: Vec<String>,
     databases: Vec<Database>,
-    collections: Vec<CollectionInfo>,
+    collections: Vec<C>,
+}
+
+/// A collection as version 1 stored it: a configuration, no schema.
+#[derive(Deserialize)]
+struct CollectionV1 {
+    id: Uuid,
+    name: String,
+    tenant: String,
+    database: String,
+    metadata: Option<Metadata>,
+    config: crate::types::CollectionConfig,
+}
+
+impl From<CollectionV1> for CollectionInfo {
+    fn from(c: CollectionV1) -> CollectionInfo {
+        CollectionInfo {
+            id: c.id,
+            name: c.name,
+            tenant: c.tenant,
+            database: c.database,
+            metadata: c.metadata,
+            schema: crate::schema::Schema::from_config(&c.config),
+            dimension: None,
+            log_position: 0,
+            version: 0,
+        }
+    }
 }
 
 /// The catalog in memory. Cloned, changed and stored as a whole.
@@ -86,8 +115,17 @@ impl Catalog {
     }
 
     fn decode(bytes: &[u8]) -> std::result::Result<Catalog, String> {
-        let payload = crate::codec::open_envelope(MAGIC, VERSION, bytes)?;
-        let f: CatalogFile = crate::codec::decode_json(payload)?;
+        let (version, payload) = crate::codec::open_envelope(MAGIC, 1..=VERSION, bytes)?;
+        let f: CatalogFile<CollectionInfo> = if version == 1 {
+            let f: CatalogFile<CollectionV1> = crate::codec::decode_json(payload)?;
+            CatalogFile {
+                tenants: f.tenants,
+                databases: f.databases,
+                collections: f.collections.into_iter().map(Into::into).collect(),
+            }
+        } else {
+            crate::codec::decode_json(payload)?
+        };
         let mut c = Catalog {
             tenants: f.tenants.into_iter().collect(),
             databases: f
@@ -299,28 +337,7 @@ impl Catalog {
             c.metadata = Some(m);
         }
         if let Some(u) = new_config {
-            let h = &mut c.config.hnsw;
-            if let Some(v) = u.ef_search {
-                h.ef_search = v;
-            }
-            if let Some(v) = u.max_neighbors {
-                h.max_neighbors = v;
-            }
-            if let Some(v) = u.num_threads {
-                h.num_threads = v;
-            }
-            if let Some(v) = u.resize_factor {
-                h.resize_factor = v;
-            }
-            if let Some(v) = u.sync_threshold {
-                h.sync_threshold = v;
-            }
-            if let Some(v) = u.batch_size {
-                h.batch_size = v;
-            }
-            if let Some(ef) = u.embedding_function {
-                c.config.embedding_function = Some(ef);
-            }
+            c.schema.update(&u);
         }
         Ok(())
     }

@@ -28,8 +28,9 @@ use crate::fs::Fs;
 use crate::graphs::GraphCtx;
 use crate::journal::{self, WalFile};
 use crate::memtable::MemView;
+use crate::schema::Schema;
 use crate::segment::{self, Segment};
-use crate::types::{CollectionConfig, Space};
+use crate::types::Space;
 
 /// What a collection tells the store's background worker.
 #[derive(Clone)]
@@ -85,7 +86,8 @@ pub(crate) struct OpenArgs {
     pub(crate) id: Uuid,
     /// The collection's directory.
     pub(crate) dir: PathBuf,
-    pub(crate) config: CollectionConfig,
+    /// The catalog's schema (the manifest adds the keys records brought).
+    pub(crate) schema: Schema,
     /// Flush threshold of the memtable, in bytes.
     pub(crate) memtable_limit: usize,
     /// Whether memtables grow a graph ([`crate::Options::memtable_graph`]).
@@ -116,6 +118,7 @@ impl Core {
             last_seq: 0,
             dimension: None,
             next_file_no: 2,
+            schema_keys: Vec::new(),
         };
         m.store(fs, dir)?;
         if let Some(parent) = dir.parent() {
@@ -131,7 +134,7 @@ impl Core {
             fs,
             id,
             dir,
-            config,
+            schema,
             memtable_limit,
             memtable_graph,
             policy,
@@ -186,12 +189,16 @@ impl Core {
                 .find(|s| s.seg.rows() > 0)
                 .map(|s| s.seg.dim());
         }
+        let mut schema = schema;
+        schema.discover_all(&manifest.schema_keys);
+        let config = schema.config();
         let mut version = Version {
             seq: manifest.last_seq,
             active: MemView::whole(Arc::new(Version::memtable_for(&config, memtable_graph))),
             frozen: Vec::new(),
             segments,
             dimension,
+            schema: Arc::new(schema),
             config: Arc::new(config),
         };
         let next_file_no = manifest.next_file_no.max(max_no + 1);
@@ -247,11 +254,14 @@ impl Core {
         self.next_file_no.load(Ordering::SeqCst)
     }
 
-    /// Publishes a new configuration (from `modify_collection`).
-    pub(crate) fn set_config(&self, config: CollectionConfig) {
+    /// Publishes a modified schema (from `modify_collection`), keeping the
+    /// keys the records brought.
+    pub(crate) fn set_schema(&self, mut schema: Schema) {
         let w = self.writer.lock();
         let mut next = (*self.version()).clone();
-        next.config = Arc::new(config);
+        schema.discover_all(&next.schema.key_types());
+        next.config = Arc::new(schema.config());
+        next.schema = Arc::new(schema);
         self.publish(&w, next);
     }
 

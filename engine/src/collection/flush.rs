@@ -88,6 +88,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
         next_manifest.wal_start = frozen.next_wal;
         next_manifest.last_seq = frozen.last_seq;
         next_manifest.dimension = v.dimension.map(|d| d as u64);
+        next_manifest.schema_keys = v.schema.key_types();
         next_manifest.next_file_no = core.next_file_no();
         next_manifest.store(&*core.fs, &core.dir)?;
         *manifest = next_manifest;

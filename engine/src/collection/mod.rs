@@ -49,12 +49,13 @@ pub struct Collection {
 
 impl Collection {
     /// The collection's catalog entry as of when the handle was taken, with
-    /// its current dimension and configuration.
+    /// its current dimension, schema and version.
     pub fn info(&self) -> CollectionInfo {
         let v = self.core.version();
         let mut info = self.info.clone();
         info.dimension = v.dimension;
-        info.config = (*v.config).clone();
+        info.schema = (*v.schema).clone();
+        info.version = v.seq;
         info
     }
 
@@ -85,6 +86,7 @@ impl Collection {
     pub fn delete(&self, req: DeleteRequest) -> Result<usize> {
         let sel = &req.selection;
         let filtered = sel.r#where.is_some() || sel.where_document.is_some();
+        self.core.version().check_filters(sel)?;
         if sel.ids.is_none() && !filtered {
             self.core.check_writable()?;
             return Ok(0);
@@ -117,6 +119,7 @@ impl Collection {
     pub fn get(&self, req: GetRequest) -> Result<GetResult> {
         self.core.check_alive()?;
         let v = self.core.version();
+        v.check_filters(&req.selection)?;
         let locs: Vec<Loc> = select(&v, &req.selection)?
             .into_iter()
             .skip(req.offset)
@@ -155,6 +158,7 @@ impl Collection {
     pub fn query(&self, req: QueryRequest) -> Result<QueryResult> {
         self.core.check_alive()?;
         let v = self.core.version();
+        v.check_filters(&req.selection)?;
         if let Some(d) = v.dimension {
             for q in &req.query_embeddings {
                 if q.len() != d {

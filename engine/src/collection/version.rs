@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::index::{Row, RowMask, RowSet};
 use crate::journal::{Op, WalBatch};
 use crate::memtable::{MemView, Memtable};
+use crate::schema::{Schema, ValueType};
 use crate::segment::reader::{Loaded, Loc as SegLoc};
 use crate::segment::Segment;
 use crate::types::{CollectionConfig, Metadata, Selection};
@@ -81,8 +82,11 @@ pub(crate) struct Version {
     pub(crate) segments: Vec<SegView>,
     /// Fixed by the first record written.
     pub(crate) dimension: Option<usize>,
-    /// The collection's configuration (`modify_collection` publishes a new
-    /// version with the new one).
+    /// The collection's schema, with every key its records brought
+    /// (`modify_collection` publishes a version with the new one).
+    pub(crate) schema: Arc<Schema>,
+    /// The configuration derived from `schema` (kept beside it, as the
+    /// query and build paths read it often).
     pub(crate) config: Arc<CollectionConfig>,
 }
 
@@ -119,6 +123,9 @@ impl Version {
                 if next.dimension.is_none() {
                     next.dimension = Some(r.embedding.len());
                 }
+                if let Some(m) = &r.metadata {
+                    next.discover(m);
+                }
             }
             next.supersede_older(op.id(), seq);
             next.active.mem.push(op, seq);
@@ -126,6 +133,34 @@ impl Version {
         }
         next.active.len = next.active.mem.len();
         next
+    }
+
+    /// Refuses a selection that filters on an index the schema turns off.
+    pub(crate) fn check_filters(&self, sel: &Selection) -> Result<()> {
+        if let Some(w) = &sel.r#where {
+            self.schema.check_where(w)?;
+        }
+        if let Some(w) = &sel.where_document {
+            self.schema.check_where_document(w)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the keys (and value types) of `m` the schema has no entry for
+    /// yet; the schema is copied only when one is new.
+    fn discover(&mut self, m: &Metadata) {
+        let known = |s: &Schema, k: &str, t: ValueType| {
+            k.starts_with(crate::schema::CHROMA_PREFIX) || s.keys.get(k).is_some_and(|vt| vt.has(t))
+        };
+        if m.iter()
+            .all(|(k, v)| known(&self.schema, k, ValueType::of(v)))
+        {
+            return;
+        }
+        let s = Arc::make_mut(&mut self.schema);
+        for (k, v) in m.iter() {
+            s.discover(k, ValueType::of(v));
+        }
     }
 
     /// Marks the copy of `id` in the sources older than the active

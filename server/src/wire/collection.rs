@@ -1,7 +1,7 @@
 //! Collection requests (`POST .../collections`, `PUT .../collections/{id}`)
 //! and the Collection object every collection route answers with.
 
-use chromite_engine::{Metadata, Space};
+use chromite_engine::{Metadata, Schema, Space};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -18,9 +18,10 @@ pub struct CreateCollection {
     /// Optional configuration.
     #[serde(default)]
     pub configuration: Option<CollectionConfiguration>,
-    /// Optional schema (1.5.x clients send one when given `schema=`).
+    /// Optional schema (1.5.x clients send one when given `schema=`);
+    /// unknown fields in its index configs are a 422 naming their path.
     #[serde(default)]
-    pub schema: Option<Value>,
+    pub schema: Option<Schema>,
     /// Return the existing collection instead of a 409.
     #[serde(default)]
     pub get_or_create: bool,
@@ -62,6 +63,12 @@ pub struct HnswConfiguration {
     /// Kept for compatibility.
     #[serde(default)]
     pub sync_threshold: Option<usize>,
+    /// Build threads.
+    #[serde(default)]
+    pub num_threads: Option<usize>,
+    /// Kept for compatibility.
+    #[serde(default)]
+    pub batch_size: Option<usize>,
 }
 
 /// `configuration.spann` (unknown keys are a 422).
@@ -179,8 +186,8 @@ pub struct Collection {
     pub name: String,
     /// Always an object (`{"hnsw": {...}, "spann": null, "embedding_function": ...}`).
     pub configuration_json: Value,
-    /// Derived from the configuration (§7.3).
-    pub schema: Value,
+    /// The collection's schema (the source of its configuration).
+    pub schema: Schema,
     /// User metadata or null.
     pub metadata: Option<Metadata>,
     /// Fixed by the first embedding added.
@@ -191,6 +198,6 @@ pub struct Collection {
     pub database: String,
     /// Always 0 on a single node.
     pub log_position: u64,
-    /// Always 0 on a single node.
+    /// Grows with every write (the sequence number of the newest).
     pub version: u64,
 }
