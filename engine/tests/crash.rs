@@ -62,6 +62,7 @@ fn write_batch(c: &Collection, i: u64) {
                     Some(upd(&[
                         ("batch", Some(MetadataValue::Int(i as i64))),
                         ("j", Some(MetadataValue::Int(j as i64))),
+                        (&tag_key(i), Some(MetadataValue::Str("t".into()))),
                     ]))
                 })
                 .collect(),
@@ -69,6 +70,11 @@ fn write_batch(c: &Collection, i: u64) {
         ..Default::default()
     })
     .unwrap();
+}
+
+/// A metadata key batch `i` brings (the schema discovers it; 50 distinct).
+fn tag_key(i: u64) -> String {
+    format!("tag{}", i % 50)
 }
 
 /// The child: runs only when re-executed with the env var set.
@@ -163,6 +169,15 @@ fn verify(dir: &std::path::Path, acked: u64, in_flight: u64) {
     assert!(ids_of(in_flight + 1)
         .iter()
         .all(|id| !present.contains(id.as_str())));
+    // Every acknowledged batch's metadata keys are in the schema, as strings.
+    let schema = c.info().schema;
+    for i in 0..acked {
+        let key = tag_key(i);
+        assert!(
+            schema.keys.get(&key).is_some_and(|vt| vt.string.is_some()),
+            "key {key} of acknowledged batch {i} was not discovered durably"
+        );
+    }
     // Ordering is first-insertion order: batches ascending.
     let batches: Vec<u64> = g
         .ids

@@ -1,7 +1,8 @@
 //! A store written by an older main still opens: `data/graph-format-1-store`
 //! (made at b972af4, graph file format 1, before the 8-bit copy of the
 //! vectors was stored with the graph). Its graph loads as is, without a
-//! rebuild; WAL rows replay; queries find the nearest rows with Chroma's
+//! rebuild; its catalog and manifest (format 1) open with the schema of
+//! the stored configuration; WAL rows replay; queries find the nearest rows with Chroma's
 //! exact distances.
 
 use std::path::Path;
@@ -43,6 +44,13 @@ fn a_store_with_format_1_graph_files_opens_and_loads_them() {
         .get_collection_by_name(DEFAULT_TENANT, DEFAULT_DATABASE, "legacy")
         .unwrap();
     assert_eq!(info.dimension, Some(4));
+    // Its catalog (format 1) stored a configuration, not a schema: the
+    // collection opens with the schema of that configuration.
+    assert_eq!(info.config().hnsw.space, Space::Cosine);
+    let mut declared = info.schema.clone();
+    declared.keys.retain(|k, _| k.starts_with('#'));
+    assert_eq!(declared, Schema::from_config(&info.config()));
+    assert!(info.schema.fts_enabled());
     let c = db.collection(info.id).unwrap();
     assert_eq!(c.count().unwrap(), 3_010);
     assert!(c.wait_for_graphs(Duration::from_secs(60)));

@@ -122,73 +122,144 @@ fn apply_legacy_metadata(hnsw: &mut HnswConfig, meta: &Metadata) -> ApiResult<()
     Ok(())
 }
 
-fn apply_configuration(hnsw: &mut HnswConfig, cfg: &CollectionConfiguration) -> ApiResult<()> {
+/// What `configuration` left for the legacy `hnsw:*` metadata keys (the
+/// rule of Chroma's own tests, `chromadb/test/property/test_schema.py`):
+/// none when it set any HNSW value other than the default, or a SPANN
+/// space; else every key it did not name (the space always).
+struct LegacyKeys {
+    allowed: bool,
+    configured: Vec<&'static str>,
+}
+
+fn apply_configuration(
+    hnsw: &mut HnswConfig,
+    cfg: &CollectionConfiguration,
+) -> ApiResult<LegacyKeys> {
+    let mut legacy = LegacyKeys {
+        allowed: true,
+        configured: Vec::new(),
+    };
     match (&cfg.hnsw, &cfg.spann) {
-        (Some(_), Some(_)) => Err(ApiError::invalid(
-            "Multiple vector index configurations provided",
-        )),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "Multiple vector index configurations provided",
+            ))
+        }
         (Some(h), None) => {
+            let d = HnswConfig::default();
+            let mut note = |name: &'static str, is_default: bool| {
+                legacy.configured.push(name);
+                legacy.allowed &= is_default;
+            };
             if let Some(s) = h.space {
                 hnsw.space = s;
+                note("space", s == d.space);
             }
-            if let Some(n) = h.ef_construction {
-                hnsw.ef_construction = n;
-            }
-            if let Some(n) = h.ef_search {
-                hnsw.ef_search = n;
-            }
-            if let Some(n) = h.max_neighbors {
-                hnsw.max_neighbors = n;
+            let sizes = [
+                (
+                    "ef_construction",
+                    h.ef_construction,
+                    &mut hnsw.ef_construction,
+                    d.ef_construction,
+                ),
+                ("ef_search", h.ef_search, &mut hnsw.ef_search, d.ef_search),
+                (
+                    "max_neighbors",
+                    h.max_neighbors,
+                    &mut hnsw.max_neighbors,
+                    d.max_neighbors,
+                ),
+                (
+                    "sync_threshold",
+                    h.sync_threshold,
+                    &mut hnsw.sync_threshold,
+                    d.sync_threshold,
+                ),
+                (
+                    "num_threads",
+                    h.num_threads,
+                    &mut hnsw.num_threads,
+                    d.num_threads,
+                ),
+                (
+                    "batch_size",
+                    h.batch_size,
+                    &mut hnsw.batch_size,
+                    d.batch_size,
+                ),
+            ];
+            for (name, given, to, default) in sizes {
+                if let Some(v) = given {
+                    *to = v;
+                    // num_threads is the machine's; it never counts as a change.
+                    note(name, v == default || name == "num_threads");
+                }
             }
             if let Some(f) = h.resize_factor {
                 hnsw.resize_factor = f;
+                note("resize_factor", f == d.resize_factor);
             }
-            if let Some(n) = h.sync_threshold {
-                hnsw.sync_threshold = n;
-            }
-            if let Some(n) = h.num_threads {
-                hnsw.num_threads = n;
-            }
-            if let Some(n) = h.batch_size {
-                hnsw.batch_size = n;
-            }
-            Ok(())
         }
         (None, Some(s)) => {
+            // An HNSW server takes only the space of a SPANN configuration.
             if let Some(sp) = s.space {
                 hnsw.space = sp;
+                legacy.allowed = false;
             }
-            if let Some(n) = s.ef_construction {
-                hnsw.ef_construction = n;
-            }
-            if let Some(n) = s.ef_search {
-                hnsw.ef_search = n;
-            }
-            if let Some(n) = s.max_neighbors {
-                hnsw.max_neighbors = n;
-            }
-            Ok(())
         }
-        (None, None) => Ok(()),
+        (None, None) => {}
     }
+    Ok(legacy)
 }
 
-/// The engine spec of a create request: the configuration (legacy
-/// `hnsw:*` metadata keys win over `configuration`) and the user's schema,
-/// which the engine reconciles (a non-default schema with a non-default
-/// configuration is a 400).
+/// The engine spec of a create request: the configuration (with the legacy
+/// `hnsw:*` metadata keys where it leaves room for them, see
+/// [`LegacyKeys`]) and the user's schema, which the engine reconciles (a
+/// non-default schema with a non-default configuration is a 400).
 pub fn collection_spec(req: &CreateCollection) -> ApiResult<CollectionSpec> {
     let metadata = collection_metadata(req.metadata.clone(), "metadata")?;
     let mut hnsw = HnswConfig::default();
     let mut embedding_function = None;
+    let mut legacy = LegacyKeys {
+        allowed: true,
+        configured: Vec::new(),
+    };
     if let Some(cfg) = &req.configuration {
-        apply_configuration(&mut hnsw, cfg)?;
+        legacy = apply_configuration(&mut hnsw, cfg)?;
         if let Some(ef) = cfg.embedding_function.as_ref().filter(|v| !v.is_null()) {
             embedding_function = Some(ef.clone());
         }
     }
-    if let Some(meta) = &metadata {
-        apply_legacy_metadata(&mut hnsw, meta)?;
+    if let Some(meta) = metadata.as_ref().filter(|_| legacy.allowed) {
+        let mut from_meta = hnsw.clone();
+        apply_legacy_metadata(&mut from_meta, meta)?;
+        hnsw.space = from_meta.space;
+        let take = |name: &str, to: &mut usize, from: usize| {
+            if !legacy.configured.contains(&name) {
+                *to = from;
+            }
+        };
+        take(
+            "ef_construction",
+            &mut hnsw.ef_construction,
+            from_meta.ef_construction,
+        );
+        take("ef_search", &mut hnsw.ef_search, from_meta.ef_search);
+        take(
+            "max_neighbors",
+            &mut hnsw.max_neighbors,
+            from_meta.max_neighbors,
+        );
+        take(
+            "sync_threshold",
+            &mut hnsw.sync_threshold,
+            from_meta.sync_threshold,
+        );
+        take("num_threads", &mut hnsw.num_threads, from_meta.num_threads);
+        take("batch_size", &mut hnsw.batch_size, from_meta.batch_size);
+        if !legacy.configured.contains(&"resize_factor") {
+            hnsw.resize_factor = from_meta.resize_factor;
+        }
     }
     Ok(CollectionSpec {
         metadata,
@@ -220,45 +291,27 @@ pub fn config_update(cfg: UpdateConfiguration) -> ApiResult<ConfigUpdate> {
             up.sync_threshold = h.sync_threshold;
             up.batch_size = h.batch_size;
         }
-        (None, Some(s)) => {
-            up.ef_search = s.ef_search;
-            up.search_nprobe = s.search_nprobe;
-        }
+        (None, Some(s)) => up.ef_search = s.ef_search,
         (None, None) => {}
     }
     Ok(up)
 }
 
 /// `configuration_json` of a collection, derived from its schema: always
-/// an object, with the vector index's family (`hnsw`, or `spann` when the
-/// schema carries SPANN parameters) and the embedding function.
+/// an object, with the HNSW parameters and the embedding function.
 pub fn configuration_json(schema: &Schema) -> Value {
     let cfg = schema.config();
     let h = &cfg.hnsw;
-    let spann = schema.vector_index().and_then(|v| v.spann.as_ref());
-    let (hnsw, spann) = match spann {
-        Some(sp) => {
-            let mut sp = serde_json::to_value(sp).unwrap_or_else(|_| json!({}));
-            if let Some(o) = sp.as_object_mut() {
-                o.insert("space".into(), json!(space_name(h.space)));
-            }
-            (Value::Null, sp)
-        }
-        None => (
-            json!({
-                "space": space_name(h.space),
-                "ef_construction": h.ef_construction,
-                "ef_search": h.ef_search,
-                "max_neighbors": h.max_neighbors,
-                "resize_factor": h.resize_factor,
-                "sync_threshold": h.sync_threshold,
-            }),
-            Value::Null,
-        ),
-    };
     json!({
-        "hnsw": hnsw,
-        "spann": spann,
+        "hnsw": {
+            "space": space_name(h.space),
+            "ef_construction": h.ef_construction,
+            "ef_search": h.ef_search,
+            "max_neighbors": h.max_neighbors,
+            "resize_factor": h.resize_factor,
+            "sync_threshold": h.sync_threshold,
+        },
+        "spann": null,
         "embedding_function": cfg.embedding_function.clone().unwrap_or(Value::Null),
     })
 }
@@ -368,18 +421,47 @@ mod tests {
     }
 
     #[test]
-    fn legacy_metadata_wins_over_configuration() {
-        let req: CreateCollection = serde_json::from_value(json!({
+    fn legacy_metadata_fills_what_a_default_configuration_leaves() {
+        let spec = |v: Value| collection_spec(&serde_json::from_value(v).unwrap()).unwrap();
+        // Default values in the configuration: the metadata's space wins,
+        // and its other keys fill what the configuration did not name.
+        let s = spec(json!({
+            "name": "abc",
+            "metadata": {"hnsw:space": "cosine", "hnsw:M": 32, "hnsw:search_ef": 7},
+            "configuration": {"hnsw": {"space": "l2", "ef_search": 100}}
+        }));
+        assert_eq!(s.config.hnsw.space, Space::Cosine);
+        assert_eq!(s.config.hnsw.max_neighbors, 32);
+        assert_eq!(s.config.hnsw.ef_search, 100);
+        assert!(s.metadata.unwrap().contains_key("hnsw:space"));
+        // A non-default value in the configuration: the metadata is ignored.
+        let s = spec(json!({
             "name": "abc",
             "metadata": {"hnsw:space": "cosine", "hnsw:M": 32},
-            "configuration": {"hnsw": {"space": "l2", "ef_search": 50}}
-        }))
-        .unwrap();
-        let spec = collection_spec(&req).unwrap();
-        assert_eq!(spec.config.hnsw.space, Space::Cosine);
-        assert_eq!(spec.config.hnsw.max_neighbors, 32);
-        assert_eq!(spec.config.hnsw.ef_search, 50);
-        assert!(spec.metadata.unwrap().contains_key("hnsw:space"));
+            "configuration": {"hnsw": {"ef_search": 50}}
+        }));
+        assert_eq!(
+            (
+                s.config.hnsw.space,
+                s.config.hnsw.max_neighbors,
+                s.config.hnsw.ef_search
+            ),
+            (Space::L2, 16, 50)
+        );
+        // A SPANN space too.
+        let s = spec(json!({
+            "name": "abc",
+            "metadata": {"hnsw:M": 32},
+            "configuration": {"spann": {"space": "ip", "ef_search": 50}}
+        }));
+        assert_eq!(
+            (
+                s.config.hnsw.space,
+                s.config.hnsw.max_neighbors,
+                s.config.hnsw.ef_search
+            ),
+            (Space::Ip, 16, 100)
+        );
     }
 
     #[test]

@@ -93,3 +93,52 @@ impl Manifest {
         Ok(m)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bincode::Encode;
+
+    #[test]
+    fn version_2_round_trips_and_version_1_opens_without_keys() {
+        let m = Manifest {
+            segments: vec![3, 5],
+            wal_start: 6,
+            last_seq: 42,
+            dimension: Some(384),
+            next_file_no: 7,
+            schema_keys: vec![("year".into(), 0b0110)],
+        };
+        let bytes = crate::codec::envelope(MAGIC, VERSION, &crate::codec::encode(&m));
+        assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+
+        #[derive(Encode)]
+        struct V1 {
+            segments: Vec<u64>,
+            wal_start: u64,
+            last_seq: u64,
+            dimension: Option<u64>,
+            next_file_no: u64,
+        }
+        let v1 = V1 {
+            segments: m.segments.clone(),
+            wal_start: 6,
+            last_seq: 42,
+            dimension: Some(384),
+            next_file_no: 7,
+        };
+        let bytes = crate::codec::envelope(MAGIC, 1, &crate::codec::encode(&v1));
+        let back = Manifest::decode(&bytes).unwrap();
+        assert_eq!(
+            back,
+            Manifest {
+                schema_keys: Vec::new(),
+                ..m
+            }
+        );
+        let bytes = crate::codec::envelope(MAGIC, 3, &crate::codec::encode(&v1));
+        assert!(Manifest::decode(&bytes)
+            .unwrap_err()
+            .contains("unsupported format version 3"));
+    }
+}

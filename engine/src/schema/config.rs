@@ -82,7 +82,4 @@ pub struct ConfigUpdate {
     pub batch_size: Option<usize>,
     /// New `embedding_function` JSON.
     pub embedding_function: Option<serde_json::Value>,
-    /// New SPANN `search_nprobe` (kept in a SPANN schema; the engine's
-    /// graph has no use for it).
-    pub search_nprobe: Option<u32>,
 }

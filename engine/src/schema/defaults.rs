@@ -159,8 +159,7 @@ impl Schema {
 
     /// The configuration the engine runs with: the space, HNSW parameters
     /// and embedding function of the vector index; absent values take the
-    /// defaults. A SPANN block contributes its `ef_search` only (the
-    /// engine's index is an HNSW graph either way).
+    /// defaults.
     pub fn config(&self) -> CollectionConfig {
         let mut hnsw = HnswConfig::default();
         let Some(v) = self.vector_index() else {
@@ -187,8 +186,6 @@ impl Schema {
             if let Some(f) = h.resize_factor {
                 hnsw.resize_factor = f;
             }
-        } else if let Some(ef) = v.spann.as_ref().and_then(|s| s.ef_search) {
-            hnsw.ef_search = ef;
         }
         let ef = v.embedding_function.clone().or_else(|| {
             let d = self.defaults.float_list.as_ref()?.vector_index.as_ref()?;

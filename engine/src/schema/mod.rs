@@ -18,8 +18,12 @@
 //! or modified; the collection's manifest stores the keys and value types
 //! its records brought (`schema_keys`), and a WAL replay rediscovers the
 //! newer ones, so a discovered key is as durable as the write that brought
-//! it. SPANN parameters are kept and echoed, but the engine's index is its
-//! HNSW graph; from a SPANN block it takes only `ef_search`.
+//! it.
+//!
+//! SPANN: as on a single-node Chroma (and as the `chromadb` package's own
+//! tests expect of one), a schema's SPANN block is accepted and dropped;
+//! the vector index is HNSW with the server's defaults for what the user
+//! did not set.
 
 pub mod config;
 mod defaults;
@@ -260,15 +264,6 @@ impl Schema {
             let c = &mut v.config;
             if let Some(ef) = &u.embedding_function {
                 c.embedding_function = Some(ef.clone());
-            }
-            if let Some(s) = c.spann.as_mut() {
-                if u.ef_search.is_some() {
-                    s.ef_search = u.ef_search;
-                }
-                if u.search_nprobe.is_some() {
-                    s.search_nprobe = u.search_nprobe;
-                }
-                continue;
             }
             let h = c.hnsw.get_or_insert_with(HnswIndexConfig::default);
             let set = |to: &mut Option<usize>, from: Option<usize>| {

@@ -229,8 +229,8 @@ pub struct VectorIndexConfig {
     /// HNSW parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hnsw: Option<HnswIndexConfig>,
-    /// SPANN parameters: accepted, persisted and echoed; the engine keeps
-    /// its HNSW graph and takes only `ef_search` from them.
+    /// SPANN parameters: accepted (unknown fields refused) and dropped, as
+    /// on a single-node Chroma.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spann: Option<SpannIndexConfig>,
 }

@@ -346,9 +346,8 @@ fn document_default(vt: &ValueTypes) -> bool {
 
 /// Chroma's `reconcile_with_defaults`: `defaults` and the keys the
 /// default schema has are merged field by field (the user's values win),
-/// other keys are kept as sent. The vector index keeps the family the
-/// user chose (SPANN parameters are kept and echoed; see the module docs
-/// of `schema`), HNSW otherwise.
+/// other keys are kept as sent. The vector index is HNSW's (a SPANN
+/// block is dropped, as on a single-node Chroma).
 pub(crate) fn merge_with_defaults(user: &Schema) -> Result<Schema> {
     let base = Schema::default();
     let defaults = merge_value_types(&base.defaults, &user.defaults)?;
@@ -425,33 +424,19 @@ fn merge_value_types(d: &ValueTypes, u: &ValueTypes) -> Result<ValueTypes> {
 }
 
 fn merge_vector(d: &VectorIndexConfig, u: &VectorIndexConfig) -> Result<VectorIndexConfig> {
-    let (hnsw, spann) = if let Some(us) = &u.spann {
-        if us.quantize.as_deref().is_some_and(|q| q != "none") {
-            return Err(reconcile_error("Invalid schema input: quantize field cannot be set in user schema. Quantization can only be enabled via frontend configuration."));
-        }
-        let ds = default_spann();
-        let merged: SpannIndexConfig = merge_fields(&ds, us);
-        (
-            None,
-            Some(SpannIndexConfig {
-                quantize: None,
-                ..merged
-            }),
-        )
-    } else {
-        let dh = d.hnsw.clone().unwrap_or_else(default_hnsw);
-        let merged = match &u.hnsw {
-            Some(uh) => merge_fields(&dh, uh),
-            None => dh,
-        };
-        (Some(merged), None)
+    // An HNSW server keeps only the HNSW family: a SPANN block is accepted
+    // and dropped, as a single-node Chroma does.
+    let dh = d.hnsw.clone().unwrap_or_else(default_hnsw);
+    let hnsw = match &u.hnsw {
+        Some(uh) => merge_fields(&dh, uh),
+        None => dh,
     };
     Ok(VectorIndexConfig {
         space: u.space.or(d.space),
         embedding_function: or(&u.embedding_function, &d.embedding_function),
         source_key: or(&u.source_key, &d.source_key),
-        hnsw,
-        spann,
+        hnsw: Some(hnsw),
+        spann: None,
     })
 }
 
@@ -470,7 +455,7 @@ fn merge_fields<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(
     serde_json::from_value(d).unwrap_or_else(|_| user.clone())
 }
 
-/// Chroma's ranges for HNSW and SPANN parameters.
+/// Chroma's ranges for HNSW parameters.
 fn check_params(c: &VectorIndexConfig) -> Result<()> {
     if let Some(h) = &c.hnsw {
         for (name, v) in [
@@ -482,98 +467,6 @@ fn check_params(c: &VectorIndexConfig) -> Result<()> {
                     "Invalid HNSW configuration: {name}: Validation error: range [min = 2]"
                 )));
             }
-        }
-    }
-    if let Some(s) = &c.spann {
-        let ranges: [(&str, Option<f64>, f64, f64); 16] = [
-            ("search_nprobe", s.search_nprobe.map(f64::from), 0.0, 128.0),
-            (
-                "search_rng_factor",
-                s.search_rng_factor.map(f64::from),
-                1.0,
-                1.0,
-            ),
-            (
-                "search_rng_epsilon",
-                s.search_rng_epsilon.map(f64::from),
-                5.0,
-                10.0,
-            ),
-            ("nreplica_count", s.nreplica_count.map(f64::from), 0.0, 8.0),
-            (
-                "write_rng_factor",
-                s.write_rng_factor.map(f64::from),
-                1.0,
-                1.0,
-            ),
-            (
-                "write_rng_epsilon",
-                s.write_rng_epsilon.map(f64::from),
-                5.0,
-                10.0,
-            ),
-            (
-                "split_threshold",
-                s.split_threshold.map(f64::from),
-                50.0,
-                200.0,
-            ),
-            (
-                "num_samples_kmeans",
-                s.num_samples_kmeans.map(|v| v as f64),
-                0.0,
-                1000.0,
-            ),
-            (
-                "initial_lambda",
-                s.initial_lambda.map(f64::from),
-                100.0,
-                100.0,
-            ),
-            (
-                "reassign_neighbor_count",
-                s.reassign_neighbor_count.map(f64::from),
-                0.0,
-                64.0,
-            ),
-            (
-                "merge_threshold",
-                s.merge_threshold.map(f64::from),
-                25.0,
-                100.0,
-            ),
-            (
-                "num_centers_to_merge_to",
-                s.num_centers_to_merge_to.map(f64::from),
-                0.0,
-                8.0,
-            ),
-            ("write_nprobe", s.write_nprobe.map(f64::from), 0.0, 64.0),
-            (
-                "ef_construction",
-                s.ef_construction.map(|v| v as f64),
-                0.0,
-                200.0,
-            ),
-            ("ef_search", s.ef_search.map(|v| v as f64), 0.0, 200.0),
-            (
-                "max_neighbors",
-                s.max_neighbors.map(|v| v as f64),
-                0.0,
-                64.0,
-            ),
-        ];
-        for (name, v, min, max) in ranges {
-            if v.is_some_and(|v| v < min || v > max) {
-                return Err(reconcile_error(format!(
-                    "Invalid SPANN configuration: {name}: Validation error: range [min = {min}, max = {max}]"
-                )));
-            }
-        }
-        if s.center_drift_threshold
-            .is_some_and(|v| !(0.1..=1.0).contains(&v))
-        {
-            return Err(reconcile_error("Invalid SPANN configuration: center_drift_threshold: Validation error: range [min = 0.1, max = 1]"));
         }
     }
     Ok(())

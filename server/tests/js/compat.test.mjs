@@ -86,3 +86,28 @@ test("cosine and ip spaces", async () => {
     await client.deleteCollection({ name: col.name });
   }
 });
+
+test("a schema is created, read back and enforced", async () => {
+  const { Schema, FtsIndexConfig, StringInvertedIndexConfig, VectorIndexConfig } = await import("chromadb");
+  const name = `js-schema-${suffix}`;
+  const schema = new Schema()
+    .createIndex(new VectorIndexConfig({ space: "cosine" }))
+    .deleteIndex(new FtsIndexConfig(), "#document")
+    .deleteIndex(new StringInvertedIndexConfig(), "raw");
+  const col = await client.createCollection({ name, schema, embeddingFunction: null });
+  const json = col.schema.serializeToJSON();
+  assert.equal(json.keys["#embedding"].float_list.vector_index.config.space, "cosine");
+  assert.equal(json.keys["#document"].string.fts_index.enabled, false);
+  assert.equal(json.keys.raw.string.string_inverted_index.enabled, false);
+  assert.equal(json.keys["#embedding"].float_list.vector_index.config.hnsw.ef_construction, 100);
+
+  await col.add({ ids: ["a"], embeddings: [[1, 0]], documents: ["alpha"], metadatas: [{ raw: "x", year: 2020 }] });
+  await assert.rejects(col.get({ whereDocument: { $contains: "alpha" } }), (e) => /FTS indexing is disabled/.test(e.message));
+  await assert.rejects(col.get({ where: { raw: "x" } }), (e) => /Cannot filter using metadata key 'raw'/.test(e.message));
+
+  const again = await client.getCollection({ name, embeddingFunction: null });
+  const back = again.schema.serializeToJSON();
+  assert.equal(back.keys["#document"].string.fts_index.enabled, false);
+  assert.equal(back.keys.year.int.int_inverted_index.enabled, true, "key discovered on write");
+  await client.deleteCollection({ name });
+});
