@@ -16,7 +16,7 @@ use bincode::de::{Decode, Decoder};
 use bincode::enc::{Encode, Encoder};
 use bincode::error::{DecodeError, EncodeError};
 
-use crate::metadata::MetadataValue;
+use crate::metadata::{MetadataValue, SparseVector};
 
 /// bincode configuration for encoding: varint integers, little endian.
 const CONFIG: bincode::config::Configuration = bincode::config::standard();
@@ -41,6 +41,8 @@ const TAG_BOOL_ARRAY: u8 = 4;
 const TAG_INT_ARRAY: u8 = 5;
 const TAG_FLOAT_ARRAY: u8 = 6;
 const TAG_STR_ARRAY: u8 = 7;
+/// Since WAL and segment format 2.
+const TAG_SPARSE_VECTOR: u8 = 8;
 
 impl Encode for MetadataValue {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
@@ -77,6 +79,12 @@ impl Encode for MetadataValue {
                 TAG_STR_ARRAY.encode(e)?;
                 v.encode(e)
             }
+            MetadataValue::SparseVector(v) => {
+                TAG_SPARSE_VECTOR.encode(e)?;
+                v.indices.encode(e)?;
+                v.values.encode(e)?;
+                v.tokens.encode(e)
+            }
         }
     }
 }
@@ -93,6 +101,11 @@ impl<C> Decode<C> for MetadataValue {
             TAG_INT_ARRAY => MetadataValue::IntArray(Decode::decode(d)?),
             TAG_FLOAT_ARRAY => MetadataValue::FloatArray(Decode::decode(d)?),
             TAG_STR_ARRAY => MetadataValue::StrArray(Decode::decode(d)?),
+            TAG_SPARSE_VECTOR => MetadataValue::SparseVector(SparseVector {
+                indices: Decode::decode(d)?,
+                values: Decode::decode(d)?,
+                tokens: Decode::decode(d)?,
+            }),
             other => {
                 return Err(DecodeError::OtherString(format!(
                     "unknown metadata value tag {other}"

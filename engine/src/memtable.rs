@@ -362,6 +362,14 @@ fn metadata_size(m: &Metadata) -> usize {
                     MetadataValue::BoolArray(a) => a.len(),
                     MetadataValue::IntArray(a) => a.len() * 8,
                     MetadataValue::FloatArray(a) => a.len() * 8,
+                    MetadataValue::SparseVector(v) => {
+                        v.indices.len() * 8
+                            + v.tokens
+                                .iter()
+                                .flatten()
+                                .map(|t| t.len() + 24)
+                                .sum::<usize>()
+                    }
                     _ => 0,
                 }
         })

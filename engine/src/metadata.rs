@@ -39,6 +39,88 @@ pub enum MetadataValue {
     FloatArray(Vec<f64>),
     /// An array of strings.
     StrArray(Vec<String>),
+    /// A sparse vector (Chroma 1.3+): JSON
+    /// `{"#type": "sparse_vector", "indices", "values", "tokens"}`.
+    SparseVector(SparseVector),
+}
+
+/// A sparse vector: strictly ascending `u32` indices, one `f32` value per
+/// index, optionally one token (label) per index. Valid ones pass
+/// [`SparseVector::check`]; the write path refuses the others.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SparseVector {
+    /// Dimension indices, strictly ascending.
+    pub indices: Vec<u32>,
+    /// One value per index.
+    pub values: Vec<f32>,
+    /// One label per index, when the embedding function gives them.
+    pub tokens: Option<Vec<String>>,
+}
+
+impl SparseVector {
+    /// Chroma's rules: as many values (and tokens) as indices, indices
+    /// strictly ascending; the reason otherwise.
+    pub fn check(&self) -> Result<(), String> {
+        if self.indices.len() != self.values.len() {
+            return Err(format!(
+                "Sparse vector indices ({}) and values ({}) must have the same length",
+                self.indices.len(),
+                self.values.len()
+            ));
+        }
+        if self
+            .tokens
+            .as_ref()
+            .is_some_and(|t| t.len() != self.indices.len())
+        {
+            return Err("Sparse vector tokens must have the same length as its indices".into());
+        }
+        if self.indices.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("Sparse vector indices must be sorted in strictly ascending order".into());
+        }
+        Ok(())
+    }
+}
+
+/// The JSON of a sparse vector as clients send it (`#type` optional).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SparseVectorJson {
+    #[serde(rename = "#type", default)]
+    kind: Option<String>,
+    indices: Vec<u32>,
+    values: Vec<f32>,
+    #[serde(default)]
+    tokens: Option<Vec<String>>,
+}
+
+impl Serialize for SparseVector {
+    /// Always with `#type` and `tokens` (null when absent), as Chroma answers.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("#type", "sparse_vector")?;
+        m.serialize_entry("indices", &self.indices)?;
+        m.serialize_entry("values", &self.values)?;
+        m.serialize_entry("tokens", &self.tokens)?;
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SparseVector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SparseVector, D::Error> {
+        let j = SparseVectorJson::deserialize(d)?;
+        if j.kind.as_deref().is_some_and(|k| k != "sparse_vector") {
+            return Err(serde::de::Error::custom(
+                "a metadata object must be a sparse vector (#type sparse_vector)",
+            ));
+        }
+        Ok(SparseVector {
+            indices: j.indices,
+            values: j.values,
+            tokens: j.tokens,
+        })
+    }
 }
 
 /// A record's or collection's metadata, keys sorted and unique.

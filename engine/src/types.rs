@@ -14,7 +14,7 @@ use crate::schema::Schema;
 /// A record id, as the user gave it (any non-empty string).
 pub type RecordId = String;
 
-pub use crate::metadata::{Metadata, MetadataValue};
+pub use crate::metadata::{Metadata, MetadataValue, SparseVector};
 
 /// Metadata sent with a write: `None` deletes the key on update/upsert and
 /// means "no key" on add.

@@ -1,6 +1,7 @@
 //! Model-based test: random sequences of writes, reads, flushes,
 //! compactions and reopens against a real on-disk store, checked after
-//! every step against a plain in-memory oracle (including exact k-NN).
+//! every step against a plain in-memory oracle (including exact k-NN, the
+//! sparse-vector metadata values and the schema's discovered keys).
 
 mod common;
 use std::collections::HashMap;
@@ -58,6 +59,8 @@ struct Rec {
 struct Oracle {
     recs: HashMap<String, Rec>,
     next: u64,
+    /// Every metadata key ever written, with its value types.
+    keys: std::collections::BTreeMap<String, std::collections::BTreeSet<schema::ValueType>>,
 }
 
 impl Oracle {
@@ -65,6 +68,14 @@ impl Oracle {
         let mut v: Vec<_> = self.recs.iter().collect();
         v.sort_by_key(|(_, r)| r.order);
         v
+    }
+    fn saw(&mut self, m: &Metadata) {
+        for (k, v) in m.iter() {
+            self.keys
+                .entry(k.clone())
+                .or_default()
+                .insert(schema::ValueType::of(v));
+        }
     }
     fn put_new(&mut self, id: String, emb: Vec<f32>, meta: Option<i8>) {
         self.next += 1;
@@ -81,8 +92,27 @@ impl Oracle {
     }
 }
 
+/// A record's metadata: `k` (int), `sp` (a sparse vector, with tokens for
+/// even values) and `sign` (string).
 fn kmeta(v: i8) -> Metadata {
-    md(&[("k", MetadataValue::Int(v as i64))])
+    let n = v.unsigned_abs() as u32;
+    let sp = SparseVector {
+        indices: vec![n, n + 3],
+        values: vec![v as f32, 0.5],
+        tokens: (v % 2 == 0).then(|| vec![format!("t{n}"), "x".into()]),
+    };
+    md(&[
+        ("k", MetadataValue::Int(v as i64)),
+        ("sp", MetadataValue::SparseVector(sp)),
+        (
+            "sign",
+            MetadataValue::Str(if v < 0 { "neg" } else { "pos" }.into()),
+        ),
+    ])
+}
+
+fn kupd(v: i8) -> MetadataUpdate {
+    kmeta(v).into_iter().map(|(k, v)| (k, Some(v))).collect()
 }
 
 fn kval(m: &Metadata) -> i64 {
@@ -105,13 +135,7 @@ fn write_batch(recs: &[(u8, i8, i8, Option<i8>)]) -> RecordBatch {
                 .map(|r| Some(format!("doc of {}", id(r.0))))
                 .collect(),
         ),
-        metadatas: Some(
-            recs.iter()
-                .map(|r| {
-                    r.3.map(|v| upd(&[("k", Some(MetadataValue::Int(v as i64)))]))
-                })
-                .collect(),
-        ),
+        metadatas: Some(recs.iter().map(|r| r.3.map(kupd)).collect()),
         uris: None,
     }
 }
@@ -140,6 +164,23 @@ fn check_all(c: &Collection, o: &Oracle) {
         want.iter().map(|(_, r)| r.meta.clone()).collect::<Vec<_>>()
     );
     assert_eq!(c.count().unwrap(), o.recs.len());
+    let schema = c.info().schema;
+    let discovered: std::collections::BTreeMap<_, std::collections::BTreeSet<_>> = schema
+        .keys
+        .iter()
+        .filter(|(k, _)| !k.starts_with('#'))
+        .map(|(k, vt)| {
+            let types = schema::ValueType::ALL
+                .into_iter()
+                .filter(|t| vt.has(*t))
+                .collect();
+            (k.clone(), types)
+        })
+        .collect();
+    assert_eq!(
+        discovered, o.keys,
+        "the schema's keys are those ever written"
+    );
 }
 
 fn run(steps: Vec<Step>) {
@@ -164,13 +205,20 @@ fn run(steps: Vec<Step>) {
             Step::Add(recs) => {
                 c.add(write_batch(&recs)).unwrap();
                 for r in recs {
+                    // An id already there (or earlier in the batch) is a no-op.
                     if !o.recs.contains_key(&id(r.0)) {
+                        if let Some(v) = r.3 {
+                            o.saw(&kmeta(v));
+                        }
                         o.put_new(id(r.0), vec![r.1 as f32, r.2 as f32], r.3);
                     }
                 }
             }
             Step::Upsert(recs) => {
                 c.upsert(write_batch(&recs)).unwrap();
+                recs.iter()
+                    .filter_map(|r| r.3)
+                    .for_each(|v| o.saw(&kmeta(v)));
                 for r in recs {
                     let emb = vec![r.1 as f32, r.2 as f32];
                     match o.recs.get_mut(&id(r.0)) {
@@ -194,7 +242,10 @@ fn run(steps: Vec<Step>) {
                         changes
                             .iter()
                             .map(|x| {
-                                x.2.map(|m| upd(&[("k", m.map(|v| MetadataValue::Int(v as i64)))]))
+                                x.2.map(|m| match m {
+                                    Some(v) => kupd(v),
+                                    None => upd(&[("k", None), ("sp", None), ("sign", None)]),
+                                })
                             })
                             .collect(),
                     ),
@@ -220,6 +271,10 @@ fn run(steps: Vec<Step>) {
                     .unwrap();
                 }
                 for x in &changes {
+                    // An update of a missing id writes nothing: no key is discovered.
+                    if let (Some(Some(v)), true) = (x.2, o.recs.contains_key(&id(x.0))) {
+                        o.saw(&kmeta(v));
+                    }
                     if let Some(rec) = o.recs.get_mut(&id(x.0)) {
                         match x.2 {
                             None => {}

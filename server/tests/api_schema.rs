@@ -243,3 +243,79 @@ async fn every_response_carries_a_trace_id() {
         "4bf92f3577b34da6a3ce929d0e0e4736"
     );
 }
+
+#[tokio::test]
+async fn sparse_vectors_are_metadata_values() {
+    let app = TestApp::new();
+    let id = app.create_collection(json!({"name": "sparse"})).await;
+    // The Python client's body (captured, ../shared §6.1), and the JS one (no tokens).
+    let r = app
+        .op(&id, "upsert", json!({"ids": ["s1", "s2"], "embeddings": [[0.0, 0.1, 0.2], [0.2, 0.1, 0.0]],
+            "metadatas": [{"sparse_embedding": {"#type": "sparse_vector", "indices": [3, 9], "values": [0.25, 0.75], "tokens": ["foo", "bar"]}, "n": 1},
+                          {"sparse_embedding": {"indices": [1], "values": [2.0]}}],
+            "documents": null, "uris": null}))
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text());
+    let g = app
+        .op(&id, "get", json!({"include": ["metadatas"]}))
+        .await
+        .json();
+    assert_eq!(
+        g["metadatas"],
+        json!([{"n": 1, "sparse_embedding": {"#type": "sparse_vector", "indices": [3, 9], "values": [0.25, 0.75], "tokens": ["foo", "bar"]}},
+               {"sparse_embedding": {"#type": "sparse_vector", "indices": [1], "values": [2.0], "tokens": null}}])
+    );
+    let q = app
+        .op(&id, "query", json!({"query_embeddings": [[0.0, 0.1, 0.2]], "n_results": 1, "include": ["metadatas"]}))
+        .await
+        .json();
+    assert_eq!(
+        q["metadatas"][0][0]["sparse_embedding"]["indices"],
+        json!([3, 9])
+    );
+    let c = app.get(&format!("{C}/sparse")).await.json();
+    assert_eq!(
+        c["schema"]["keys"]["sparse_embedding"]["sparse_vector"]["sparse_vector_index"]["enabled"],
+        false
+    );
+    // Chroma's rules, with its message for record metadata.
+    for (i, bad) in [
+        json!({"indices": [9, 3], "values": [1.0, 2.0]}),
+        json!({"indices": [3, 3], "values": [1.0, 2.0]}),
+        json!({"indices": [3], "values": [1.0, 2.0]}),
+        json!({"indices": [3, 4], "values": [1.0, 2.0], "tokens": ["a"]}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let metadatas = json!([{"ok": 1}, {"sp": bad}]);
+        app.op(&id, "add", json!({"ids": [format!("x{i}"), format!("y{i}")], "embeddings": [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]], "metadatas": metadatas}))
+            .await
+            .assert_error(400, "InvalidArgumentError", "Validation error: metadatas: Invalid metadata at index 1");
+    }
+    for key in ["#reserved", "$op"] {
+        app.op(
+            &id,
+            "upsert",
+            json!({"ids": ["z"], "embeddings": [[1.0, 2.0, 3.0]], "metadatas": [{key: 1}]}),
+        )
+        .await
+        .assert_error(
+            400,
+            "InvalidArgumentError",
+            "Validation error: metadatas: Invalid metadata at index 0",
+        );
+    }
+    app.op(&id, "add", json!({"ids": ["z"], "embeddings": [[1.0, 2.0, 3.0]], "metadatas": [{"sp": {"#type": "dense", "indices": [1], "values": [1.0]}}]}))
+        .await
+        .assert_error(422, "ChromaError", "");
+    // Nothing of the refused writes was stored; a sparse vector is no filter operand.
+    assert_eq!(app.get(&format!("{C}/{id}/count")).await.json(), 2);
+    app.op(
+        &id,
+        "get",
+        json!({"where": {"sparse_embedding": {"indices": [3, 9], "values": [0.25, 0.75]}}}),
+    )
+    .await
+    .assert_error(400, "InvalidArgumentError", "");
+}

@@ -4,7 +4,8 @@
 //! before any model time is spent.
 
 use crate::error::{Error, Result};
-use crate::types::{RecordBatch, UpdateBatch};
+use crate::metadata::MetadataValue;
+use crate::types::{MetadataUpdate, RecordBatch, UpdateBatch};
 
 /// Checks an add or upsert batch: equal lengths, non-empty ids, embeddings
 /// present and well-formed.
@@ -16,6 +17,7 @@ pub fn validate_records(b: &RecordBatch) -> Result<()> {
         b.uris.as_ref().map(Vec::len),
     ];
     check_shape(&b.ids, &lens)?;
+    validate_metadatas(b.metadatas.as_deref())?;
     match &b.embeddings {
         Some(e) => validate_embeddings(e),
         None if b.ids.is_empty() => Ok(()),
@@ -35,7 +37,27 @@ pub fn validate_update(b: &UpdateBatch) -> Result<()> {
         b.uris.as_ref().map(Vec::len),
     ];
     check_shape(&b.ids, &lens)?;
+    validate_metadatas(b.metadatas.as_deref())?;
     validate_embeddings(b.embeddings.iter().flatten().flatten())
+}
+
+/// Checks record metadata as Chroma does: no key starts with `#` or `$`
+/// (reserved), every sparse vector is well-formed. Chroma hides the reason
+/// for record metadata: `Invalid metadata at index <i>`.
+fn validate_metadatas(metas: Option<&[Option<MetadataUpdate>]>) -> Result<()> {
+    for (i, m) in metas.unwrap_or_default().iter().enumerate() {
+        let bad = m.iter().flatten().any(|(k, v)| {
+            k.starts_with('#')
+                || k.starts_with('$')
+                || matches!(v, Some(MetadataValue::SparseVector(sv)) if sv.check().is_err())
+        });
+        if bad {
+            return Err(Error::invalid(format!(
+                "Validation error: metadatas: Invalid metadata at index {i}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks embeddings: at least one dimension, finite values.

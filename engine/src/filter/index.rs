@@ -356,6 +356,9 @@ impl KeyIndex {
                     .iter()
                     .for_each(|f| self.elements.add_num(Num::Float(*f), row));
             }
+            // No filter compares a sparse vector: nothing to index (a
+            // negative operator's complement still holds its row).
+            MetadataValue::SparseVector(_) => {}
         }
     }
 }

@@ -34,8 +34,10 @@ use crate::fs::Fs;
 
 /// Magic number at the start of every WAL file.
 pub(crate) const WAL_MAGIC: &[u8; 8] = b"CHRMWAL1";
-/// Current WAL format version.
-pub(crate) const WAL_VERSION: u32 = 1;
+/// Current WAL format version. Version 2 may hold sparse-vector metadata
+/// values (codec tag 8); a version-1 file is the same format without them,
+/// and still replays.
+pub(crate) const WAL_VERSION: u32 = 2;
 /// Bytes of the file header.
 pub(crate) const WAL_HEADER_LEN: usize = 12;
 

@@ -32,7 +32,7 @@ pub(crate) fn parse(
         return Err("bad magic number".into());
     }
     let version = codec::u32_at(bytes, 8);
-    if version != super::WAL_VERSION {
+    if !(1..=super::WAL_VERSION).contains(&version) {
         return Err(format!("unsupported WAL version {version}"));
     }
     let mut pos = super::WAL_HEADER_LEN;

@@ -54,6 +54,7 @@ impl ValueType {
             MetadataValue::Int(_) | MetadataValue::IntArray(_) => ValueType::Int,
             MetadataValue::Float(_) | MetadataValue::FloatArray(_) => ValueType::Float,
             MetadataValue::Str(_) | MetadataValue::StrArray(_) => ValueType::Str,
+            MetadataValue::SparseVector(_) => ValueType::SparseVector,
         }
     }
 

@@ -6,7 +6,7 @@
 //! ```text
 //! offset size  field
 //!  0      8    magic "CHRMSEG1"
-//!  8      4    format version (1)
+//!  8      4    format version (2; 1 still opens: it is 2 without sparse vectors)
 //! 12      4    dim: floats per vector
 //! 16      8    rows: live records in the segment
 //! 24      8    vectors_offset (= 64)
@@ -40,8 +40,10 @@ compile_error!("segment files store little-endian f32 columns that are used in p
 
 /// Magic number at the start of a segment file.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"CHRMSEG1";
-/// Current segment format version.
-pub(crate) const SEGMENT_VERSION: u32 = 1;
+/// Current segment format version. Version 2 may hold sparse-vector
+/// metadata values (codec tag 8); a version-1 file is the same format
+/// without them, and still opens.
+pub(crate) const SEGMENT_VERSION: u32 = 2;
 /// Header size; also where the vector column starts.
 pub(crate) const HEADER_LEN: usize = 64;
 
@@ -105,7 +107,7 @@ impl Header {
             return Err("header checksum mismatch".into());
         }
         let version = u32_at(bytes, 8);
-        if version != SEGMENT_VERSION {
+        if !(1..=SEGMENT_VERSION).contains(&version) {
             return Err(format!("unsupported segment version {version}"));
         }
         let h = Header {

@@ -88,3 +88,27 @@ def test_discovered_keys_survive_restart_and_kill(start_server):
     keys = connect(s).get_collection("disc", embedding_function=None).schema.keys
     assert keys["score"].float_value.float_inverted_index.enabled is True
     assert {"year", "title"} <= set(keys)
+
+
+def test_sparse_vectors_round_trip_through_a_restart(start_server):
+    import chromadb
+    from chromadb.base_types import SparseVector
+    from chromadb.config import Settings
+
+    def connect(s):
+        return chromadb.HttpClient(host="127.0.0.1", port=s.port, settings=Settings(anonymized_telemetry=False))
+
+    s = start_server("sparse")
+    col = connect(s).create_collection("sparse-meta", embedding_function=None)
+    a = SparseVector(indices=[3, 9], values=[0.25, 0.75], labels=["foo", "bar"])
+    b = SparseVector(indices=[1], values=[2.0])
+    col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]], metadatas=[{"sv": a, "n": 1}, {"sv": b}])
+    with pytest.raises(cerr.InvalidArgumentError, match="Invalid metadata at index 0"):
+        col.add(ids=["c"], embeddings=[[1.0, 1.0]], metadatas=[{"#hidden": 1}])
+    assert s.stop() == 0  # graceful: the memtable becomes a segment
+    s = start_server("sparse")
+    c = connect(s)
+    col = c.get_collection("sparse-meta", embedding_function=None)
+    got = col.get(include=["metadatas"])
+    assert got["metadatas"] == [{"sv": a, "n": 1}, {"sv": b}]
+    assert c.get_collection("sparse-meta", embedding_function=None).schema.keys["sv"].sparse_vector is not None
