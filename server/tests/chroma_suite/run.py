@@ -4,6 +4,8 @@ runs them against an external single-node server
 (`CHROMA_INTEGRATION_TEST_ONLY=1`, see ../shared/chroma-search-api.md §10).
 
 Usage: python server/tests/chroma_suite/run.py [pytest args...]
+(`CHROMA_SUITE_FILES="test/api/test_collection.py ..."` runs other files of
+the package instead of the schema and configuration ones.)
 
 The binary is $CHROMITE_BIN, else target/debug/chromite (built if missing).
 Chroma's default embedding function runs over the real all-MiniLM-L6-v2
@@ -90,7 +92,7 @@ def main() -> int:
         args = [
             sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "minilm_plugin",
             f"--confcutdir={pkg}", "--import-mode=importlib", "-q", "-k", keyword,
-            *[str(pkg / f) for f in FILES],
+            *[str(pkg / f) for f in os.environ.get("CHROMA_SUITE_FILES", " ".join(FILES)).split()],
             *extra,
         ]
         return subprocess.run(args, env=env, cwd=data).returncode
