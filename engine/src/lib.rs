@@ -55,6 +55,7 @@ mod record;
 mod registry;
 mod row_set;
 pub mod schema;
+pub mod search;
 mod segment;
 pub mod types;
 mod worker;

@@ -63,6 +63,8 @@ fn cors(origins: &[String]) -> CorsLayer {
             Method::OPTIONS,
         ]))
         .allow_headers(AllowHeaders::mirror_request())
+        // So a browser client can read the trace id of a failed request.
+        .expose_headers([axum::http::HeaderName::from_static(trace::TRACE_HEADER)])
 }
 
 /// The whole HTTP application over `state`.

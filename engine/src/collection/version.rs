@@ -320,7 +320,7 @@ impl Version {
     pub(crate) fn matches(&self, sel: &Selection, loc: Loc) -> bool {
         let doc = self.document(loc);
         if let Some(w) = &sel.r#where {
-            if !w.matches(self.metadata(loc), doc) {
+            if !w.matches_record(Some(self.id(loc)), self.metadata(loc), doc) {
                 return false;
             }
         }

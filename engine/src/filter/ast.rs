@@ -27,6 +27,18 @@ pub enum Where {
     },
     /// `{"#document": {"$contains" | "$not_contains" | "$regex" | "$not_regex": "..."}}`.
     Document(DocumentTest),
+    /// A test on the record id (`#id` in a search filter only).
+    Id(IdTest),
+}
+
+/// A record-id test: `$eq`/`$in` and their negations; any other operator
+/// on `#id` matches nothing (`In` of no id), as in Chroma.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdTest {
+    /// The id is one of these.
+    In(Vec<String>),
+    /// The id is none of these.
+    Nin(Vec<String>),
 }
 
 /// A test on one metadata value.
@@ -165,7 +177,7 @@ impl Where {
     pub fn uses_document(&self) -> bool {
         match self {
             Where::And(children) | Where::Or(children) => children.iter().any(Where::uses_document),
-            Where::Field { .. } => false,
+            Where::Field { .. } | Where::Id(_) => false,
             Where::Document(_) => true,
         }
     }

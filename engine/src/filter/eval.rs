@@ -9,18 +9,31 @@
 
 use std::cmp::Ordering;
 
-use super::ast::{Comparison, Scalar, Where};
+use super::ast::{Comparison, IdTest, Scalar, Where};
 use super::numeric::{cmp_num, Num};
 use crate::metadata::{Metadata, MetadataValue};
 
 impl Where {
-    /// Whether a record with this metadata and document matches.
+    /// Whether a record with this metadata and document matches (an `#id`
+    /// test, which needs the id, never does: see [`Where::matches_record`]).
     pub fn matches(&self, metadata: Option<&Metadata>, document: Option<&str>) -> bool {
+        self.matches_record(None, metadata, document)
+    }
+
+    /// Whether the record with this id, metadata and document matches.
+    pub fn matches_record(
+        &self,
+        id: Option<&str>,
+        metadata: Option<&Metadata>,
+        document: Option<&str>,
+    ) -> bool {
         match self {
-            Where::And(children) => children.iter().all(|c| c.matches(metadata, document)),
-            Where::Or(children) => children.iter().any(|c| c.matches(metadata, document)),
+            Where::And(c) => c.iter().all(|c| c.matches_record(id, metadata, document)),
+            Where::Or(c) => c.iter().any(|c| c.matches_record(id, metadata, document)),
             Where::Field { key, op } => op.matches(metadata.and_then(|m| m.get(key))),
             Where::Document(test) => test.matches(document),
+            Where::Id(IdTest::In(ids)) => id.is_some_and(|id| ids.iter().any(|x| x == id)),
+            Where::Id(IdTest::Nin(ids)) => id.is_some_and(|id| !ids.iter().any(|x| x == id)),
         }
     }
 }

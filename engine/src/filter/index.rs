@@ -222,7 +222,7 @@ impl MetadataIndex {
                 .map(|c| self.estimate(c))
                 .sum::<usize>()
                 .min(n),
-            Where::Document(_) => n,
+            Where::Document(_) | Where::Id(_) => n,
             Where::Field { key, op } => {
                 let Some(entry) = self.keys.get(key) else {
                     return if op.is_negative() { n } else { 0 };
@@ -288,7 +288,7 @@ impl MetadataIndex {
                 }
                 acc
             }
-            Where::Document(_) => Eval {
+            Where::Document(_) | Where::Id(_) => Eval {
                 set: Set::All,
                 exact: false,
             },

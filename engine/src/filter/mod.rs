@@ -13,7 +13,7 @@ mod numeric;
 mod parse;
 
 pub use crate::row_set::Row;
-pub use ast::{Comparison, DocumentTest, Number, Pattern, Scalar, Where, WhereDocument};
+pub use ast::{Comparison, DocumentTest, IdTest, Number, Pattern, Scalar, Where, WhereDocument};
 pub use index::{Candidates, MetadataIndex};
 pub use numeric::NumKey;
 pub use parse::{DOCUMENT_KEY, INVALID_WHERE, INVALID_WHERE_DOCUMENT};

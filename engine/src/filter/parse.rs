@@ -20,7 +20,7 @@
 
 use serde_json::{Map, Value};
 
-use super::ast::{Comparison, DocumentTest, Number, Pattern, Scalar, Where, WhereDocument};
+use super::ast::{Comparison, DocumentTest, IdTest, Number, Pattern, Scalar, Where, WhereDocument};
 use crate::error::{Error, Result};
 
 /// Chroma's message for any malformed `where`.
@@ -61,6 +61,22 @@ impl Where {
     /// `{}` is an error here: old clients' `{}` meaning "no filter" is the
     /// server's to handle.
     pub fn parse(json: &Value) -> Result<Where> {
+        parse_where(json, false)
+    }
+
+    /// Parses a Search API `filter`: a `where` in which the key `#id` tests
+    /// the record id (`$eq`, `$ne`, `$in`, `$nin`; any other operator on it
+    /// matches nothing).
+    pub fn parse_search(json: &Value) -> Result<Where> {
+        parse_where(json, true)
+    }
+}
+
+/// The key under which a search filter tests record ids.
+pub const ID_KEY: &str = "#id";
+
+fn parse_where(json: &Value, ids: bool) -> Result<Where> {
+    {
         let map = json
             .as_object()
             .ok_or_else(|| bad_where("not a JSON object"))?;
@@ -71,7 +87,10 @@ impl Where {
                 let items = value
                     .as_array()
                     .ok_or_else(|| bad_where("$and/$or needs a list"))?;
-                let children = items.iter().map(Where::parse).collect::<Result<Vec<_>>>()?;
+                let children = items
+                    .iter()
+                    .map(|w| parse_where(w, ids))
+                    .collect::<Result<Vec<_>>>()?;
                 Ok(if key == "$and" {
                     Where::And(children)
                 } else {
@@ -79,9 +98,40 @@ impl Where {
                 })
             }
             k if k.starts_with('$') => Err(bad_where("unknown top-level operator")),
+            ID_KEY if ids => parse_id(value),
             _ => parse_field(key, value),
         }
     }
+}
+
+fn parse_id(value: &Value) -> Result<Where> {
+    let as_ids = |v: &Value| -> Result<Vec<String>> {
+        match v {
+            Value::String(s) => Ok(vec![s.clone()]),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| bad_where("#id needs strings"))
+                })
+                .collect(),
+            _ => Err(bad_where("#id needs a string or a list of strings")),
+        }
+    };
+    if value.is_string() {
+        return Ok(Where::Id(IdTest::In(as_ids(value)?)));
+    }
+    let ops = value
+        .as_object()
+        .ok_or_else(|| bad_where("#id needs a string or an operator object"))?;
+    let (op, operand) = single_entry(ops)
+        .ok_or_else(|| bad_where("an operator object must have exactly one key"))?;
+    Ok(Where::Id(match op.as_str() {
+        "$eq" | "$in" => IdTest::In(as_ids(operand)?),
+        "$ne" | "$nin" => IdTest::Nin(as_ids(operand)?),
+        _ => IdTest::In(Vec::new()),
+    }))
 }
 
 fn parse_field(key: &str, value: &Value) -> Result<Where> {

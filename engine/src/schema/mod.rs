@@ -169,6 +169,7 @@ impl Schema {
         match w {
             Where::And(c) | Where::Or(c) => c.iter().try_for_each(|w| self.check_where(w)),
             Where::Document(_) => self.check_document(),
+            Where::Id(_) => Ok(()),
             Where::Field { key, op } => {
                 let t = match op {
                     Comparison::Eq(s)

@@ -20,11 +20,6 @@ pub async fn fork_count() -> ApiError {
     ApiError::unimplemented("Count forks is unsupported for local chroma")
 }
 
-/// `POST .../search`: 501 like a local Chroma.
-pub async fn search() -> ApiError {
-    ApiError::unimplemented("Error executing plan: Not implemented: Search operation is not implemented for local executor")
-}
-
 /// `GET .../indexing_status`: 500 like a local Chroma.
 pub async fn indexing_status() -> ApiError {
     ApiError::internal("Method scout_logs is not implemented")

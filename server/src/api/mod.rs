@@ -8,6 +8,7 @@ pub mod database;
 pub mod docs;
 pub mod query;
 pub mod record;
+pub mod search;
 pub mod system;
 pub mod tenant;
 
@@ -101,7 +102,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             &p("/collections/{collection_id}/search"),
-            post(cloud::search),
+            post(search::search),
         )
         .route(
             &p("/collections/{collection_id}/indexing_status"),

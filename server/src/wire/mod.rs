@@ -8,6 +8,7 @@ pub mod json;
 pub mod metadata;
 pub mod query;
 pub mod record;
+pub mod search;
 pub mod system;
 pub mod tenant;
 

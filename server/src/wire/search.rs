@@ -1,0 +1,343 @@
+//! `POST .../collections/{id}/search`: Chroma's `SearchRequestPayload` and
+//! `SearchResponse` (`../shared/chroma-search-api.md` §1, §3). The serde
+//! shapes reproduce Chroma's 422 texts: the rank is an externally tagged
+//! enum whose variants are declared in Chroma's order, the query an untagged
+//! `QueryVector`, `limit`/`offset`/`k` are `u32`, `$val` an `f32`; unknown
+//! fields are ignored at every level.
+
+use chromite_engine::search::{
+    Aggregate, GroupBy, Key, Knn, QueryVector as EngineQuery, Rank, SearchHits, SearchPayload,
+};
+use chromite_engine::{Metadata, SparseVector, Where};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+pub struct SearchRequest {
+    /// The searches, run against one view of the collection.
+    pub searches: Vec<SearchPayloadWire>,
+    /// Accepted; a single node reads everything acknowledged at any level.
+    #[serde(default)]
+    pub read_level: ReadLevel,
+}
+
+/// Chroma's read levels.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadLevel {
+    /// Index and the whole WAL (the default).
+    #[default]
+    IndexAndWal,
+    /// The compacted index only.
+    IndexOnly,
+    /// Index and a bounded WAL prefix.
+    IndexAndBoundedWal,
+}
+
+/// One search.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchPayloadWire {
+    #[serde(default)]
+    filter: Filter,
+    #[serde(default)]
+    rank: Option<RankWire>,
+    #[serde(default)]
+    group_by: GroupByWire,
+    #[serde(default)]
+    limit: LimitWire,
+    #[serde(default)]
+    select: SelectWire,
+}
+
+/// A search filter: `null` and `{}` are none; otherwise a `where` with
+/// `#id` and `#document` (parse errors are Chroma's 422).
+#[derive(Debug, Default)]
+struct Filter(Option<Where>);
+
+impl<'de> Deserialize<'de> for Filter {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Filter, D::Error> {
+        let v = Option::<serde_json::Value>::deserialize(d)?;
+        match v {
+            None => Ok(Filter(None)),
+            Some(v) if v.as_object().is_some_and(|o| o.is_empty()) => Ok(Filter(None)),
+            Some(v) => Where::parse_search(&v)
+                .map(|w| Filter(Some(w)))
+                .map_err(|_| serde::de::Error::custom("Invalid where clause")),
+        }
+    }
+}
+
+/// A rank expression, Chroma's `RankExpr` (variants in its order).
+#[derive(Debug, Deserialize)]
+enum RankWire {
+    #[serde(rename = "$abs")]
+    Abs(Box<RankWire>),
+    #[serde(rename = "$div")]
+    Div {
+        left: Box<RankWire>,
+        right: Box<RankWire>,
+    },
+    #[serde(rename = "$exp")]
+    Exp(Box<RankWire>),
+    #[serde(rename = "$knn")]
+    Knn(KnnWire),
+    #[serde(rename = "$log")]
+    Log(Box<RankWire>),
+    #[serde(rename = "$max")]
+    Max(Vec<RankWire>),
+    #[serde(rename = "$min")]
+    Min(Vec<RankWire>),
+    #[serde(rename = "$mul")]
+    Mul(Vec<RankWire>),
+    #[serde(rename = "$sub")]
+    Sub {
+        left: Box<RankWire>,
+        right: Box<RankWire>,
+    },
+    #[serde(rename = "$sum")]
+    Sum(Vec<RankWire>),
+    #[serde(rename = "$val")]
+    Val(f32),
+}
+
+fn embedding_key() -> String {
+    "#embedding".into()
+}
+
+fn knn_limit() -> u32 {
+    16
+}
+
+#[derive(Debug, Deserialize)]
+struct KnnWire {
+    query: QueryVector,
+    #[serde(default = "embedding_key")]
+    key: String,
+    #[serde(default = "knn_limit")]
+    limit: u32,
+    #[serde(default)]
+    default: Option<f32>,
+    #[serde(default)]
+    return_rank: bool,
+}
+
+/// Chroma's `QueryVector`: the enum's name is in its 422 message.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum QueryVector {
+    Dense(Vec<f32>),
+    Sparse(SparseQuery),
+}
+
+/// A sparse query: `#type` optional (must be `sparse_vector`), `tokens`
+/// optional, other fields ignored.
+#[derive(Debug, Deserialize)]
+struct SparseQuery {
+    /// Checked by serde (only `sparse_vector` parses), unused after.
+    #[serde(rename = "#type", default)]
+    #[allow(dead_code)]
+    kind: Option<SparseTag>,
+    indices: Vec<u32>,
+    values: Vec<f32>,
+    #[serde(default)]
+    tokens: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+enum SparseTag {
+    #[serde(rename = "sparse_vector")]
+    SparseVector,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct GroupByWire {
+    #[serde(default)]
+    keys: Vec<String>,
+    #[serde(default)]
+    aggregate: Option<AggregateWire>,
+}
+
+#[derive(Debug, Deserialize)]
+enum AggregateWire {
+    #[serde(rename = "$min_k")]
+    MinK { keys: Vec<String>, k: u32 },
+    #[serde(rename = "$max_k")]
+    MaxK { keys: Vec<String>, k: u32 },
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LimitWire {
+    #[serde(default)]
+    offset: u32,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SelectWire {
+    #[serde(default)]
+    keys: Vec<String>,
+}
+
+fn invalid(i: usize, field: &str, msg: &str) -> ApiError {
+    ApiError::invalid(format!("Validation error: searches[{i}].{field}: {msg}"))
+}
+
+fn rank_of(r: RankWire, i: usize) -> ApiResult<Rank> {
+    let many = |v: Vec<RankWire>| {
+        v.into_iter()
+            .map(|r| rank_of(r, i))
+            .collect::<ApiResult<Vec<_>>>()
+    };
+    let one = |b: Box<RankWire>| rank_of(*b, i).map(Box::new);
+    Ok(match r {
+        RankWire::Abs(a) => Rank::Abs(one(a)?),
+        RankWire::Exp(a) => Rank::Exp(one(a)?),
+        RankWire::Log(a) => Rank::Log(one(a)?),
+        RankWire::Div { left, right } => Rank::Div(one(left)?, one(right)?),
+        RankWire::Sub { left, right } => Rank::Sub(one(left)?, one(right)?),
+        RankWire::Max(v) => Rank::Max(many(v)?),
+        RankWire::Min(v) => Rank::Min(many(v)?),
+        RankWire::Mul(v) => Rank::Mul(many(v)?),
+        RankWire::Sum(v) => Rank::Sum(many(v)?),
+        RankWire::Val(x) => Rank::Val(x),
+        RankWire::Knn(k) => {
+            let query = match k.query {
+                QueryVector::Dense(v) => EngineQuery::Dense(v),
+                QueryVector::Sparse(s) => {
+                    let bad = |m: &str| {
+                        invalid(
+                            i,
+                            "rank",
+                            &format!("Invalid sparse vector in KNN query: {m}"),
+                        )
+                    };
+                    if s.indices.len() != s.values.len()
+                        || s.tokens
+                            .as_ref()
+                            .is_some_and(|t| t.len() != s.indices.len())
+                    {
+                        return Err(bad("Sparse vector indices, values, and tokens (when present) must have the same length"));
+                    }
+                    if s.indices.windows(2).any(|w| w[0] >= w[1]) {
+                        return Err(bad("Sparse vector indices must be sorted in strictly ascending order (no duplicates)"));
+                    }
+                    EngineQuery::Sparse(SparseVector {
+                        indices: s.indices,
+                        values: s.values,
+                        tokens: s.tokens,
+                    })
+                }
+            };
+            Rank::Knn(Knn {
+                query,
+                key: k.key,
+                limit: k.limit as usize,
+                default: k.default,
+                return_rank: k.return_rank,
+            })
+        }
+    })
+}
+
+fn is_reserved(name: &str, score_ok: bool) -> bool {
+    matches!(name, "#document" | "#embedding" | "#metadata") || (!score_ok && name == "#score")
+}
+
+impl SearchPayloadWire {
+    /// The engine payload, validated in Chroma's order with its messages
+    /// (payload `i` of the request).
+    pub fn into_engine(self, i: usize) -> ApiResult<SearchPayload> {
+        let rank = self.rank.map(|r| rank_of(r, i)).transpose()?;
+        let g = self.group_by;
+        let group_by = match (g.keys.is_empty(), g.aggregate) {
+            (true, None) => None,
+            (false, Some(a)) => {
+                if g.keys.iter().any(|k| is_reserved(k, false)) {
+                    return Err(invalid(i, "group_by", "group_by keys must be metadata fields (cannot use #score, #document, #embedding, or #metadata)"));
+                }
+                let (keys, k, max) = match a {
+                    AggregateWire::MinK { keys, k } => (keys, k, false),
+                    AggregateWire::MaxK { keys, k } => (keys, k, true),
+                };
+                if keys.is_empty() {
+                    return Err(invalid(i, "group_by", "aggregate keys must not be empty"));
+                }
+                if k == 0 {
+                    return Err(invalid(i, "group_by", "aggregate k must be greater than 0"));
+                }
+                if keys.iter().any(|k| is_reserved(k, true)) {
+                    return Err(invalid(i, "group_by", "aggregate keys must be metadata fields or #score (cannot use #document, #embedding, or #metadata)"));
+                }
+                let keys: Vec<Key> = keys.iter().map(|k| Key::parse(k)).collect();
+                let k = k as usize;
+                Some(GroupBy {
+                    keys: g.keys,
+                    aggregate: if max {
+                        Aggregate::MaxK { keys, k }
+                    } else {
+                        Aggregate::MinK { keys, k }
+                    },
+                })
+            }
+            _ => {
+                return Err(invalid(
+                    i,
+                    "group_by",
+                    "group_by keys and aggregate must both be specified or both be omitted",
+                ))
+            }
+        };
+        if group_by.is_some() && rank.is_none() {
+            return Err(invalid(
+                i,
+                "__all__",
+                "group_by requires rank expression to be specified",
+            ));
+        }
+        Ok(SearchPayload {
+            filter: self.filter.0,
+            rank,
+            group_by,
+            offset: self.limit.offset as usize,
+            limit: self.limit.limit.map(|l| l as usize),
+            select: self.select.keys.iter().map(|k| Key::parse(k)).collect(),
+        })
+    }
+}
+
+/// The response: one entry per payload in each column.
+#[derive(Debug, Default, Serialize)]
+pub struct SearchResponse {
+    /// Ids per payload.
+    pub ids: Vec<Vec<String>>,
+    /// Documents per payload (`null` unless `#document` was selected).
+    pub documents: Vec<Option<Vec<Option<String>>>>,
+    /// Embeddings per payload (`null` unless `#embedding` was selected).
+    pub embeddings: Vec<Option<Vec<Vec<f32>>>>,
+    /// Metadata per payload (`null` unless `#metadata` or a field was selected).
+    pub metadatas: Vec<Option<Vec<Option<Metadata>>>>,
+    /// Scores per payload (`null` unless `#score` was selected; a
+    /// non-finite score is `null`).
+    pub scores: Vec<Option<Vec<Option<f32>>>>,
+    /// The selected keys per payload, sorted.
+    pub select: Vec<Vec<String>>,
+}
+
+impl From<Vec<SearchHits>> for SearchResponse {
+    fn from(hits: Vec<SearchHits>) -> SearchResponse {
+        let mut r = SearchResponse::default();
+        for h in hits {
+            r.ids.push(h.ids);
+            r.documents.push(h.documents);
+            r.embeddings.push(h.embeddings);
+            r.metadatas.push(h.metadatas);
+            r.scores.push(h.scores);
+            r.select
+                .push(h.select.iter().map(|k| k.name().to_string()).collect());
+        }
+        r
+    }
+}
