@@ -300,3 +300,56 @@ async fn errors_are_chromas() {
         "Collection [00000000-0000-0000-0000-000000000001] does not exist",
     );
 }
+
+#[tokio::test]
+async fn bm25_weights_the_query_by_idf() {
+    // The worked example of ../shared/chroma-search-api.md §5.4, with the
+    // vectors ChromaBm25EmbeddingFunction gives its documents and query.
+    let app = TestApp::new();
+    let sparse = |bm25: bool| json!({"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {"bm25": bm25}}}});
+    let id = app
+        .create_collection(json!({"name": "bm25", "schema": {"defaults": {}, "keys": {"bm25": sparse(true), "plain": sparse(false)}}}))
+        .await;
+    let d1 = json!({"indices": [226376294u32, 741580288u32, 771291085u32, 1312749093u32, 1621867415u32, 1913189942u32], "values": vec![1.6652868f32; 6]});
+    let d2 = json!({"indices": [226376294u32, 771291085u32, 1312749093u32, 1621867415u32], "values": vec![1.6741974f32; 4]});
+    let d3 = json!({"indices": [5, 6], "values": [1.0, 1.0]});
+    let r = app
+        .op(&id, "add", json!({"ids": ["d1", "d2", "d3"], "embeddings": [[1.0], [2.0], [3.0]],
+            "metadatas": [{"bm25": d1, "plain": d1}, {"bm25": d2, "plain": d2}, {"bm25": d3, "plain": d3}]}))
+        .await;
+    assert_eq!(r.status.as_u16(), 201);
+    let q = json!({"indices": [771291085u32, 1621867415u32], "values": [1.6832038, 1.6832038]});
+    let r = search(
+        &app,
+        &id,
+        json!([
+            {"rank": {"$knn": {"query": q, "key": "bm25"}}, "select": {"keys": ["#score"]}},
+            {"rank": {"$knn": {"query": q, "key": "plain"}}, "select": {"keys": ["#score"]}}
+        ]),
+    )
+    .await;
+    assert_eq!(
+        r["ids"],
+        json!([["d2", "d1"], ["d2", "d1"]]),
+        "d3 shares no term: not returned"
+    );
+    let close =
+        |v: &Value, want: f64| assert!((v.as_f64().unwrap() - want).abs() < 1e-4, "{v} vs {want}");
+    close(&r["scores"][0][0], -1.64895);
+    close(&r["scores"][0][1], -1.63486);
+    close(&r["scores"][1][0], -4.63603);
+    close(&r["scores"][1][1], -4.60603);
+    // N and n_t follow deletes: with d1 gone, n_quick = n_fox = 1 of N = 2.
+    app.op(&id, "delete", json!({"ids": ["d1"]})).await;
+    let r = search(
+        &app,
+        &id,
+        json!([{"rank": {"$knn": {"query": q, "key": "bm25"}}, "select": {"keys": ["#score"]}}]),
+    )
+    .await;
+    let idf = (1.0f32 + (2.0 - 1.0 + 0.5) / (1.0 + 0.5)).ln();
+    close(
+        &r["scores"][0][0],
+        f64::from(1.0 - 2.0 * idf * 1.6832038 * 1.6741974),
+    );
+}

@@ -6,8 +6,10 @@
 //! algebra (`search/rank.rs`), `group_by`, the page, the projection. With no
 //! rank, the filtered records in insertion order, scored by page position.
 //!
-//! Sparse leaves scan the filtered records' sparse vectors; an inverted
-//! index per sparse key is the next step (issue 13).
+//! Sparse leaves scan the filtered records' sparse vectors, and BM25's
+//! document frequencies are counted by a scan of the live records; an
+//! inverted index per sparse key (posting lists with per-list bounds for
+//! WAND, and kept counts) is the next step (issue 13).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -105,6 +107,9 @@ impl Collection {
             .into_iter()
             .map(|h| (h.loc, h.dist))
             .collect(),
+            QueryVector::Sparse(q) if v.schema.bm25(&k.key) => {
+                sparse_top_k(v, allowed, &k.key, &bm25_weighted(v, &k.key, q), k.limit)
+            }
             QueryVector::Sparse(q) => sparse_top_k(v, allowed, &k.key, q, k.limit),
         };
         let support: HashMap<Loc, f32> = hits
@@ -144,6 +149,50 @@ fn check(v: &Version, p: &SearchPayload) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `q` with each weight scaled by BM25's IDF,
+/// `ln(1 + (N - n_t + 0.5) / (n_t + 0.5))`: `N` the live records of the
+/// collection (unfiltered, with the key or not), `n_t` those whose sparse
+/// vector under `key` holds dimension `t` (exact: counted on this version).
+fn bm25_weighted(v: &Version, key: &str, q: &SparseVector) -> SparseVector {
+    let mut n = 0u64;
+    let mut n_t = vec![0u64; q.indices.len()];
+    for (src, rows) in v
+        .filtered(&Selection::default())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        for row in rows.iter(v.source_len(src)) {
+            n += 1;
+            let Some(MetadataValue::SparseVector(d)) =
+                v.metadata((src, row)).and_then(|m| m.get(key))
+            else {
+                continue;
+            };
+            for (i, t) in q.indices.iter().enumerate() {
+                if d.indices.binary_search(t).is_ok() {
+                    n_t[i] += 1;
+                }
+            }
+        }
+    }
+    let n = n as f32;
+    let values = q
+        .values
+        .iter()
+        .zip(&n_t)
+        .map(|(w, &nt)| {
+            let nt = (nt as f32).min(n);
+            w * (1.0 + (n - nt + 0.5) / (nt + 0.5)).ln()
+        })
+        .collect();
+    SparseVector {
+        indices: q.indices.clone(),
+        values,
+        tokens: q.tokens.clone(),
+    }
 }
 
 /// `q · d` over the dimensions both hold (indices ascending in both).

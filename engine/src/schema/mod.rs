@@ -153,6 +153,24 @@ impl Schema {
             .unwrap_or(true)
     }
 
+    /// Whether sparse scores on `key` weight the query by BM25's IDF (the
+    /// key's sparse index's `bm25`, else the defaults'; never by itself).
+    pub fn bm25(&self, key: &str) -> bool {
+        let of = |vt: &ValueTypes| {
+            vt.sparse_vector
+                .as_ref()?
+                .sparse_vector_index
+                .as_ref()?
+                .config
+                .bm25
+        };
+        self.keys
+            .get(key)
+            .and_then(of)
+            .or_else(|| of(&self.defaults))
+            .unwrap_or(false)
+    }
+
     /// Whether full-text search is on (`#document`'s, else the defaults').
     pub fn fts_enabled(&self) -> bool {
         let of = |vt: &ValueTypes| vt.string.as_ref()?.fts_index.as_ref().map(|i| i.enabled);
