@@ -111,3 +111,28 @@ test("a schema is created, read back and enforced", async () => {
   assert.equal(back.keys.year.int.int_inverted_index.enabled, true, "key discovered on write");
   await client.deleteCollection({ name });
 });
+
+test("collection.search: dense and sparse Knn, RRF, filters, select", async () => {
+  const { Search, Knn, Rrf, K, Schema, SparseVectorIndexConfig } = await import("chromadb");
+  const name = `js-search-${suffix}`;
+  const schema = new Schema().createIndex(new SparseVectorIndexConfig(), "sp");
+  const col = await client.createCollection({ name, embeddingFunction: null, schema });
+  await col.add({
+    ids: ["r0", "r1", "r2", "r3"],
+    embeddings: [[0, 1], [1, 1], [2, 1], [3, 1]],
+    documents: ["doc 0", "doc 1", "doc 2", "doc 3"],
+    metadatas: [0, 1, 2, 3].map((i) => ({ cat: i % 2 ? "a" : "b", sp: { indices: [i, 10], values: [1, 0.5] } })),
+  });
+  const dense = await col.search(new Search().rank(Knn({ query: [2, 1], limit: 2 })).select(K.DOCUMENT, K.SCORE));
+  assert.deepEqual(dense.ids, [["r2", "r1"]]);
+  assert.deepEqual(dense.rows()[0].map((r) => [r.id, r.document, r.score]), [["r2", "doc 2", 0], ["r1", "doc 1", 1]]);
+  const sparse = await col.search(new Search().rank(Knn({ query: { indices: [3, 10], values: [1, 1] }, key: "sp", limit: 2 })).select(K.SCORE));
+  assert.deepEqual(sparse.ids, [["r3", "r0"]]);
+  assert.deepEqual(sparse.scores, [[-0.5, 0.5]]);
+  const hybrid = await col.search(new Search()
+    .rank(Rrf({ ranks: [Knn({ query: [2, 1], returnRank: true, default: 1000 }), Knn({ query: { indices: [3], values: [1] }, key: "sp", returnRank: true, default: 1000 })] }))
+    .where(K("cat").eq("a"))
+    .limit(1));
+  assert.deepEqual(hybrid.ids, [["r3"]]);
+  await client.deleteCollection({ name });
+});
