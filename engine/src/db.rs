@@ -348,6 +348,67 @@ impl Db {
         Ok(())
     }
 
+    /// Forks collection `id` as `new_name` in the same database: a snapshot
+    /// of every write acknowledged before the call, independent afterwards.
+    /// Segments are shared through hard links (copy on write: nothing is
+    /// copied until a compaction rewrites them). The catalog write is the
+    /// commit point, so a crash leaves no fork or a complete one.
+    pub fn fork_collection(&self, id: Uuid, new_name: &str) -> Result<CollectionInfo> {
+        let reg = &self.inner.reg;
+        let not_found = || Error::NotFound(format!("Collection [{id}] does not exist"));
+        let source = reg.catalog_entry(id).ok_or_else(not_found)?;
+        crate::catalog::names::check_collection(new_name)?;
+        let (tenant, database) = (source.tenant.clone(), source.database.clone());
+        let exists = |c: &crate::catalog::Catalog| c.find(&tenant, &database, new_name).is_some();
+        let already = || Error::AlreadyExists(format!("Collection [{new_name}] already exists"));
+        if exists(&reg.catalog.lock()) {
+            return Err(already());
+        }
+        let core = reg.core(&source)?;
+        let new_id = Uuid::new_v4();
+        let dir = reg.collection_dir(new_id);
+        let fs = &*reg.options.fs;
+        if let Err(e) = crate::collection::fork::fork_files(&core, &dir) {
+            let _ = crate::fs::remove_dir_all(fs, &dir);
+            return Err(e);
+        }
+        let info = CollectionInfo {
+            id: new_id,
+            name: new_name.to_string(),
+            dimension: None,
+            log_position: 0,
+            version: 0,
+            ..source
+        };
+        let added = reg.change_catalog(|c| {
+            if c.get(id).is_none() {
+                return Err(not_found());
+            }
+            if exists(c) {
+                return Err(already());
+            }
+            c.insert(info.clone());
+            c.add_fork(id, new_id);
+            Ok(())
+        });
+        if let Err(e) = added {
+            let _ = crate::fs::remove_dir_all(fs, &dir);
+            return Err(e);
+        }
+        Ok(reg.live(info))
+    }
+
+    /// Forks made in the fork tree of collection `id` (Chroma's
+    /// `fork_count`: every member of a tree reports the tree's total; a
+    /// deleted member's forks still count).
+    pub fn fork_count(&self, id: Uuid) -> Result<u64> {
+        let cat = self.inner.reg.catalog.lock();
+        if cat.get(id).is_none() {
+            return Err(Error::NotFound(format!("Collection [{id}] does not exist")));
+        }
+        Ok(cat.fork_count(id))
+    }
+
     /// Deletes a collection by name and frees its files.
     pub fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<()> {
         let id = self.inner.reg.change_catalog(|c| {

@@ -276,19 +276,12 @@ async fn openapi_and_docs() {
 async fn cloud_only_routes_answer_like_local_chroma() {
     let app = TestApp::new();
     let id = app.create_collection(json!({"name": "cloudy"})).await;
-    app.op(&id, "fork", json!({"new_name": "x"}))
-        .await
-        .assert_error(
-            501,
-            "ChromaError",
-            "Collection forking is unsupported for local chroma",
-        );
-    app.get(&format!("{C}/{id}/fork_count")).await.assert_error(
-        501,
-        "ChromaError",
-        "Count forks is unsupported",
+    // Fork, fork_count and search are served (tests/api_fork.rs,
+    // tests/api_search.rs).
+    assert_eq!(
+        app.get(&format!("{C}/{id}/fork_count")).await.json(),
+        json!({"count": 0})
     );
-    // Search is served (tests/api_search.rs).
     let r = app.op(&id, "search", json!({"searches": []})).await;
     assert_eq!(r.status.as_u16(), 200);
     app.get(&format!("{C}/{id}/indexing_status"))

@@ -36,6 +36,13 @@ struct CatalogFile<C> {
     tenants: Vec<String>,
     databases: Vec<Database>,
     collections: Vec<C>,
+    /// Fork lineage: (collection, the root of its fork tree) for every
+    /// collection made by a fork.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    roots: Vec<(Uuid, Uuid)>,
+    /// Fork edges per tree root (never decremented, even by deletes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    forks: Vec<(Uuid, u64)>,
 }
 
 /// A collection as version 1 stored it: a configuration, no schema.
@@ -72,6 +79,10 @@ pub(crate) struct Catalog {
     /// (tenant, name) -> database.
     databases: BTreeMap<(String, String), Database>,
     collections: HashMap<Uuid, CollectionInfo>,
+    /// Collection -> root of its fork tree (forks only).
+    roots: BTreeMap<Uuid, Uuid>,
+    /// Tree root -> number of forks made in the tree.
+    forks: BTreeMap<Uuid, u64>,
 }
 
 impl Default for Catalog {
@@ -80,6 +91,8 @@ impl Default for Catalog {
             tenants: BTreeSet::new(),
             databases: BTreeMap::new(),
             collections: HashMap::new(),
+            roots: BTreeMap::new(),
+            forks: BTreeMap::new(),
         };
         c.ensure_defaults();
         c
@@ -122,6 +135,8 @@ impl Catalog {
                 tenants: f.tenants,
                 databases: f.databases,
                 collections: f.collections.into_iter().map(Into::into).collect(),
+                roots: f.roots,
+                forks: f.forks,
             }
         } else {
             crate::codec::decode_json(payload)?
@@ -148,6 +163,8 @@ impl Catalog {
                     )
                 })
                 .collect(),
+            roots: f.roots.into_iter().collect(),
+            forks: f.forks.into_iter().collect(),
         };
         c.ensure_defaults();
         Ok(c)
@@ -161,6 +178,8 @@ impl Catalog {
             tenants: self.tenants.iter().cloned().collect(),
             databases: self.databases.values().cloned().collect(),
             collections,
+            roots: self.roots.iter().map(|(a, b)| (*a, *b)).collect(),
+            forks: self.forks.iter().map(|(a, b)| (*a, *b)).collect(),
         };
         let bytes = crate::codec::envelope(MAGIC, VERSION, &crate::codec::encode_json(&f));
         crate::fs::atomic_write(fs, &path(root), &bytes)
@@ -340,6 +359,20 @@ impl Catalog {
             c.schema.update(&u);
         }
         Ok(())
+    }
+
+    /// Records that `fork` was forked from `source`: one more edge in
+    /// their tree.
+    pub(crate) fn add_fork(&mut self, source: Uuid, fork: Uuid) {
+        let root = self.roots.get(&source).copied().unwrap_or(source);
+        self.roots.insert(fork, root);
+        *self.forks.entry(root).or_default() += 1;
+    }
+
+    /// Forks made in the tree `id` belongs to (Chroma's `fork_count`).
+    pub(crate) fn fork_count(&self, id: Uuid) -> u64 {
+        let root = self.roots.get(&id).copied().unwrap_or(id);
+        self.forks.get(&root).copied().unwrap_or(0)
     }
 
     pub(crate) fn remove(&mut self, id: Uuid) -> Option<CollectionInfo> {

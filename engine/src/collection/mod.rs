@@ -15,6 +15,7 @@
 pub mod compaction;
 pub(crate) mod core;
 pub(crate) mod flush;
+pub(crate) mod fork;
 mod hybrid;
 mod search;
 pub mod stall;

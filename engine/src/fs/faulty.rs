@@ -279,4 +279,9 @@ impl Fs for FaultyFs {
         self.state.plain(self.fault)?;
         OsFs.create_dir_all(path)
     }
+
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.state.plain(self.fault)?;
+        OsFs.hard_link(from, to)
+    }
 }

@@ -51,6 +51,9 @@ pub trait Fs: Send + Sync + Debug {
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Creates a directory and its parents.
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Makes `to` a second name of the file `from` (a hard link: an
+    /// immutable file shared without a copy).
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()>;
 }
 
 /// The real file system, shared.

@@ -10,16 +10,6 @@ use crate::error::{ApiError, ApiResult, Code};
 use crate::state::AppState;
 use crate::wire::collection::Collection;
 
-/// `POST .../fork`: 501 like a local Chroma.
-pub async fn fork() -> ApiError {
-    ApiError::unimplemented("Collection forking is unsupported for local chroma")
-}
-
-/// `GET .../fork_count`: 501 like a local Chroma.
-pub async fn fork_count() -> ApiError {
-    ApiError::unimplemented("Count forks is unsupported for local chroma")
-}
-
 /// `GET .../indexing_status`: 500 like a local Chroma.
 pub async fn indexing_status() -> ApiError {
     ApiError::internal("Method scout_logs is not implemented")

@@ -6,6 +6,7 @@ pub mod cloud;
 pub mod collection;
 pub mod database;
 pub mod docs;
+pub mod fork;
 pub mod query;
 pub mod record;
 pub mod search;
@@ -95,10 +96,10 @@ pub fn routes() -> Router<AppState> {
         .route(&p("/collections/{collection_id}/count"), get(record::count))
         .route(&p("/collections/{collection_id}/query"), post(query::query))
         // cloud / distributed features a single node does not have (§9)
-        .route(&p("/collections/{collection_id}/fork"), post(cloud::fork))
+        .route(&p("/collections/{collection_id}/fork"), post(fork::fork))
         .route(
             &p("/collections/{collection_id}/fork_count"),
-            get(cloud::fork_count),
+            get(fork::fork_count),
         )
         .route(
             &p("/collections/{collection_id}/search"),

@@ -1,7 +1,11 @@
-"""Runs the schema and configuration tests that ship inside the `chromadb`
-package (1.5.x) against the real `chromite` binary, the way Chroma's own CI
-runs them against an external single-node server
-(`CHROMA_INTEGRATION_TEST_ONLY=1`, see ../shared/chroma-search-api.md §10).
+"""Runs tests that ship inside the `chromadb` package (1.5.x) against the
+real `chromite` binary, the way Chroma's own CI runs them against an
+external server (../shared/chroma-search-api.md §10):
+
+- the schema and configuration tests as against a single-node server
+  (`CHROMA_INTEGRATION_TEST_ONLY=1`);
+- the Search API and fork tests as against Chroma Cloud
+  (`CHROMA_CLUSTER_TEST_ONLY=1`), since a single-node Chroma has neither.
 
 Usage: python server/tests/chroma_suite/run.py [pytest args...]
 (`CHROMA_SUITE_FILES="test/api/test_collection.py ..."` runs other files of
@@ -34,6 +38,13 @@ FILES = [
     "test/api/test_schema.py",
     "test/property/test_schema.py",
     "test/configurations/test_collection_configuration.py",
+]
+
+# Cloud features Chromite serves locally, run in Chroma's cluster mode.
+CLUSTER_FILES = [
+    "test/api/test_search_api.py",
+    "test/api/test_fork_count_api.py",
+    "test/property/test_fork.py",
 ]
 
 DESELECT = [
@@ -83,6 +94,12 @@ def main() -> int:
             "CHROMA_SERVER_HTTP_PORT": str(port),
             "PYTHONPATH": str(HERE),
         }
+        cluster_env = {
+            **os.environ,
+            "CHROMA_CLUSTER_TEST_ONLY": "1",
+            "CHROMA_SERVER_HOST": f"127.0.0.1:{port}",
+            "PYTHONPATH": str(HERE),
+        }
         extra = sys.argv[1:]
         keyword = " and ".join(f"not {t}" for t in DESELECT)
         if "-k" in extra:
@@ -95,7 +112,16 @@ def main() -> int:
             *[str(pkg / f) for f in os.environ.get("CHROMA_SUITE_FILES", " ".join(FILES)).split()],
             *extra,
         ]
-        return subprocess.run(args, env=env, cwd=data).returncode
+        rc = subprocess.run(args, env=env, cwd=data).returncode
+        if rc != 0 or "CHROMA_SUITE_FILES" in os.environ:
+            return rc
+        cluster = [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "minilm_plugin",
+            f"--confcutdir={pkg}", "--import-mode=importlib", "-q",
+            *[str(pkg / f) for f in CLUSTER_FILES],
+            *extra,
+        ]
+        return subprocess.run(cluster, env=cluster_env, cwd=data).returncode
     finally:
         server.kill()
         server.wait()
