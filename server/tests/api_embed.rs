@@ -96,3 +96,69 @@ async fn documents_and_query_texts_are_embedded_by_the_model() {
         .json();
     assert_eq!(q["ids"], json!([["soup"]]), "{q}");
 }
+
+#[tokio::test]
+async fn a_text_knn_query_is_embedded_by_the_model() {
+    let Some(app) = model_app() else { return };
+    let id = app
+        .create_collection(
+            json!({"name": "searched", "configuration": {"hnsw": {"space": "cosine"}}}),
+        )
+        .await;
+    app.op(
+        &id,
+        "add",
+        json!({"ids": ["cat", "car", "soup"], "documents": [
+        "A small cat sleeps on the warm windowsill.",
+        "The sports car accelerated down the highway.",
+        "Tomato soup is best served hot with bread."]}),
+    )
+    .await;
+    let text = "a kitten napping in the sun";
+    let q = app
+        .op(
+            &id,
+            "query",
+            json!({"query_texts": [text], "n_results": 3, "include": ["distances"]}),
+        )
+        .await
+        .json();
+    let s = app
+        .op(&id, "search", json!({"searches": [{"rank": {"$knn": {"query": text, "limit": 3}}, "select": {"keys": ["#score"]}}]}))
+        .await
+        .json();
+    assert_eq!(
+        s["ids"][0], q["ids"][0],
+        "the same embedding as query_texts"
+    );
+    assert_eq!(s["ids"][0][0], "cat");
+    assert_eq!(s["scores"][0], q["distances"][0]);
+    app.op(
+        &id,
+        "search",
+        json!({"searches": [{"rank": {"$knn": {"query": text, "key": "bm25"}}}]}),
+    )
+    .await
+    .assert_error(
+        400,
+        "InvalidArgumentError",
+        "cannot be embedded by the server",
+    );
+}
+
+#[tokio::test]
+async fn a_text_knn_query_without_a_model_is_a_400() {
+    let app = TestApp::new();
+    let id = app.create_collection(json!({"name": "no-model"})).await;
+    app.op(
+        &id,
+        "search",
+        json!({"searches": [{"rank": {"$knn": {"query": "hello"}}}]}),
+    )
+    .await
+    .assert_error(
+        400,
+        "InvalidArgumentError",
+        "Knn queries given as text need an embedding model",
+    );
+}

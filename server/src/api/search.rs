@@ -8,6 +8,7 @@ use axum::Json;
 use uuid::Uuid;
 
 use crate::api::blocking;
+use crate::embedder::{self, Task};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::RecordOp;
 use crate::state::AppState;
@@ -22,11 +23,28 @@ pub async fn search(
 ) -> ApiResult<Json<SearchResponse>> {
     let id = Uuid::parse_str(&raw_id)
         .map_err(|_| ApiError::invalid("Collection ID is not a valid UUIDv4"))?;
+    // Text queries (a Chromite extension) are embedded by the model, as
+    // `query_texts` are; only the dense vector can be.
+    let texts: Vec<(String, String)> = body.searches.iter().flat_map(|p| p.texts()).collect();
+    let mut embedded = Vec::new();
+    if !texts.is_empty() {
+        if let Some((_, key)) = texts.iter().find(|(_, k)| k != "#embedding") {
+            return Err(ApiError::invalid(format!(
+                "A Knn query on '{key}' given as text cannot be embedded by the server: send the sparse vector"
+            )));
+        }
+        let Some(model) = &state.embedder else {
+            return Err(embedder::no_model("Knn queries given as text"));
+        };
+        embedded =
+            embedder::embed(model, texts.into_iter().map(|t| t.0).collect(), Task::Query).await?;
+    }
+    let mut embedded = embedded.into_iter();
     let payloads = body
         .searches
         .into_iter()
         .enumerate()
-        .map(|(i, p)| p.into_engine(i))
+        .map(|(i, p)| p.into_engine(i, &mut embedded))
         .collect::<ApiResult<Vec<_>>>()?;
     let n = payloads.len();
     let db = state.db.clone();

@@ -123,12 +123,15 @@ struct KnnWire {
     return_rank: bool,
 }
 
-/// Chroma's `QueryVector`: the enum's name is in its 422 message.
+/// Chroma's `QueryVector`: the enum's name is in its 422 message. A text
+/// (which Chroma's clients embed before sending) is a Chromite extension:
+/// the server embeds it with its model, like `query_texts`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum QueryVector {
     Dense(Vec<f32>),
     Sparse(SparseQuery),
+    Text(String),
 }
 
 /// A sparse query: `#type` optional (must be `sparse_vector`), `tokens`
@@ -185,27 +188,68 @@ fn invalid(i: usize, field: &str, msg: &str) -> ApiError {
     ApiError::invalid(format!("Validation error: searches[{i}].{field}: {msg}"))
 }
 
-fn rank_of(r: RankWire, i: usize) -> ApiResult<Rank> {
-    let many = |v: Vec<RankWire>| {
-        v.into_iter()
-            .map(|r| rank_of(r, i))
-            .collect::<ApiResult<Vec<_>>>()
-    };
-    let one = |b: Box<RankWire>| rank_of(*b, i).map(Box::new);
+/// The text queries of a rank, depth first, each with its key.
+fn texts_of(r: &RankWire, out: &mut Vec<(String, String)>) {
+    match r {
+        RankWire::Abs(a) | RankWire::Exp(a) | RankWire::Log(a) => texts_of(a, out),
+        RankWire::Div { left, right } | RankWire::Sub { left, right } => {
+            texts_of(left, out);
+            texts_of(right, out);
+        }
+        RankWire::Max(v) | RankWire::Min(v) | RankWire::Mul(v) | RankWire::Sum(v) => {
+            v.iter().for_each(|r| texts_of(r, out))
+        }
+        RankWire::Val(_) => {}
+        RankWire::Knn(k) => {
+            if let QueryVector::Text(t) = &k.query {
+                out.push((t.clone(), k.key.clone()));
+            }
+        }
+    }
+}
+
+fn rank_of<E: Iterator<Item = Vec<f32>>>(
+    r: RankWire,
+    i: usize,
+    embedded: &mut E,
+) -> ApiResult<Rank> {
+    fn many<E: Iterator<Item = Vec<f32>>>(
+        v: Vec<RankWire>,
+        i: usize,
+        embedded: &mut E,
+    ) -> ApiResult<Vec<Rank>> {
+        v.into_iter().map(|r| rank_of(r, i, embedded)).collect()
+    }
+    fn one<E: Iterator<Item = Vec<f32>>>(
+        b: Box<RankWire>,
+        i: usize,
+        embedded: &mut E,
+    ) -> ApiResult<Box<Rank>> {
+        rank_of(*b, i, embedded).map(Box::new)
+    }
     Ok(match r {
-        RankWire::Abs(a) => Rank::Abs(one(a)?),
-        RankWire::Exp(a) => Rank::Exp(one(a)?),
-        RankWire::Log(a) => Rank::Log(one(a)?),
-        RankWire::Div { left, right } => Rank::Div(one(left)?, one(right)?),
-        RankWire::Sub { left, right } => Rank::Sub(one(left)?, one(right)?),
-        RankWire::Max(v) => Rank::Max(many(v)?),
-        RankWire::Min(v) => Rank::Min(many(v)?),
-        RankWire::Mul(v) => Rank::Mul(many(v)?),
-        RankWire::Sum(v) => Rank::Sum(many(v)?),
+        RankWire::Abs(a) => Rank::Abs(one(a, i, embedded)?),
+        RankWire::Exp(a) => Rank::Exp(one(a, i, embedded)?),
+        RankWire::Log(a) => Rank::Log(one(a, i, embedded)?),
+        RankWire::Div { left, right } => {
+            Rank::Div(one(left, i, embedded)?, one(right, i, embedded)?)
+        }
+        RankWire::Sub { left, right } => {
+            Rank::Sub(one(left, i, embedded)?, one(right, i, embedded)?)
+        }
+        RankWire::Max(v) => Rank::Max(many(v, i, embedded)?),
+        RankWire::Min(v) => Rank::Min(many(v, i, embedded)?),
+        RankWire::Mul(v) => Rank::Mul(many(v, i, embedded)?),
+        RankWire::Sum(v) => Rank::Sum(many(v, i, embedded)?),
         RankWire::Val(x) => Rank::Val(x),
         RankWire::Knn(k) => {
             let query = match k.query {
                 QueryVector::Dense(v) => EngineQuery::Dense(v),
+                QueryVector::Text(_) => EngineQuery::Dense(
+                    embedded
+                        .next()
+                        .ok_or_else(|| ApiError::internal("a text query was not embedded"))?,
+                ),
                 QueryVector::Sparse(s) => {
                     let bad = |m: &str| {
                         invalid(
@@ -247,10 +291,25 @@ fn is_reserved(name: &str, score_ok: bool) -> bool {
 }
 
 impl SearchPayloadWire {
+    /// The payload's Knn queries given as text, depth first, each with its
+    /// key (they are embedded by the server's model).
+    pub fn texts(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.rank {
+            texts_of(r, &mut out);
+        }
+        out
+    }
+
     /// The engine payload, validated in Chroma's order with its messages
-    /// (payload `i` of the request).
-    pub fn into_engine(self, i: usize) -> ApiResult<SearchPayload> {
-        let rank = self.rank.map(|r| rank_of(r, i)).transpose()?;
+    /// (payload `i` of the request); `embedded` holds the vectors of
+    /// [`SearchPayloadWire::texts`], in order.
+    pub fn into_engine(
+        self,
+        i: usize,
+        embedded: &mut impl Iterator<Item = Vec<f32>>,
+    ) -> ApiResult<SearchPayload> {
+        let rank = self.rank.map(|r| rank_of(r, i, embedded)).transpose()?;
         let g = self.group_by;
         let group_by = match (g.keys.is_empty(), g.aggregate) {
             (true, None) => None,
