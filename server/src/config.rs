@@ -36,7 +36,8 @@ pub struct EmbedArgs {
     /// Model directory (or a name in the local Hugging Face cache).
     #[arg(long, env = "CHROMITE_MODEL")]
     pub model: String,
-    /// `query`, `passage`, or a Jina v3 task name (`retrieval.query`, `text-matching`, ...).
+    /// `query`, `passage`, a Jina v3 task name (`retrieval.query`, `text-matching`, ...),
+    /// or `none` (the base weights, no adapter: Jina's `encode(task=None)`).
     #[arg(long, default_value = "passage")]
     pub task: String,
     /// Output dimension (a Matryoshka dimension of the model); default the full one.

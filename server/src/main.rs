@@ -36,20 +36,25 @@ fn embed(args: EmbedArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let jina: JinaTask = match args.task.parse() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("chromite: {e}");
-            return ExitCode::FAILURE;
-        }
+    // `--task none`: the base weights without an adapter or prefix, as
+    // Jina's own `encode(task=None)`.
+    let jina: Option<JinaTask> = match args.task.trim() {
+        "none" => None,
+        other => match other.parse() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("chromite: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let role = match jina {
-        JinaTask::RetrievalQuery => Some(Task::Query),
-        JinaTask::RetrievalPassage => Some(Task::Passage),
+        Some(JinaTask::RetrievalQuery) => Some(Task::Query),
+        Some(JinaTask::RetrievalPassage) => Some(Task::Passage),
         _ => None,
     };
     let opts = EmbedOptions {
-        task: (!model.tasks().is_empty()).then_some(jina),
+        task: jina.filter(|_| !model.tasks().is_empty()),
         dim: args.dim,
     };
     let run_batch = |lines: &[String]| -> Result<Vec<Vec<f32>>, chromite_embed::Error> {

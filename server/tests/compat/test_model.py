@@ -49,3 +49,15 @@ def test_embed_subcommand_matches_server(start_server):
     vecs = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(vecs) == 2 and all(len(v) == 384 for v in vecs)
     assert abs(np.linalg.norm(vecs[0]) - 1.0) < 1e-3
+
+
+def test_embed_subcommand_task_none_runs_the_base_weights():
+    # all-MiniLM-L6-v2 has no task adapters: `none` and the default give the
+    # same base-weight vectors (with Jina v3, `none` skips the adapter).
+    run = lambda *task: subprocess.run([chromite_bin(), "embed", "--model", MODEL, *task],
+                                       input="hello world\n", capture_output=True, text=True, check=True).stdout
+    none, default = json.loads(run("--task", "none")), json.loads(run())
+    assert none == default and len(none) == 384
+    bad = subprocess.run([chromite_bin(), "embed", "--model", MODEL, "--task", "nonsense"],
+                         input="x\n", capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown task" in bad.stderr
