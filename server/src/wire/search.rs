@@ -221,21 +221,21 @@ fn rank_of<E: Iterator<Item = Vec<f32>>>(
         v.into_iter().map(|r| rank_of(r, i, embedded)).collect()
     }
     fn one<E: Iterator<Item = Vec<f32>>>(
-        b: Box<RankWire>,
+        b: RankWire,
         i: usize,
         embedded: &mut E,
     ) -> ApiResult<Box<Rank>> {
-        rank_of(*b, i, embedded).map(Box::new)
+        rank_of(b, i, embedded).map(Box::new)
     }
     Ok(match r {
-        RankWire::Abs(a) => Rank::Abs(one(a, i, embedded)?),
-        RankWire::Exp(a) => Rank::Exp(one(a, i, embedded)?),
-        RankWire::Log(a) => Rank::Log(one(a, i, embedded)?),
+        RankWire::Abs(a) => Rank::Abs(one(*a, i, embedded)?),
+        RankWire::Exp(a) => Rank::Exp(one(*a, i, embedded)?),
+        RankWire::Log(a) => Rank::Log(one(*a, i, embedded)?),
         RankWire::Div { left, right } => {
-            Rank::Div(one(left, i, embedded)?, one(right, i, embedded)?)
+            Rank::Div(one(*left, i, embedded)?, one(*right, i, embedded)?)
         }
         RankWire::Sub { left, right } => {
-            Rank::Sub(one(left, i, embedded)?, one(right, i, embedded)?)
+            Rank::Sub(one(*left, i, embedded)?, one(*right, i, embedded)?)
         }
         RankWire::Max(v) => Rank::Max(many(v, i, embedded)?),
         RankWire::Min(v) => Rank::Min(many(v, i, embedded)?),
