@@ -288,7 +288,7 @@ impl Db {
             .into_iter()
             .skip(offset)
             .take(limit.unwrap_or(usize::MAX))
-            .map(|c| self.inner.reg.live(c))
+            .map(|c| self.inner.reg.listed(c))
             .collect())
     }
 

@@ -74,25 +74,44 @@ impl Registry {
     /// `version` (the sequence number of its newest write). The collection
     /// is opened (its WAL replayed) if it is not open yet; one that cannot
     /// be opened is described from its manifest alone.
-    pub(crate) fn live(&self, mut info: CollectionInfo) -> CollectionInfo {
+    pub(crate) fn live(&self, info: CollectionInfo) -> CollectionInfo {
         match self.core(&info) {
-            Ok(core) => {
-                let v = core.version();
-                info.dimension = v.dimension;
-                info.schema = (*v.schema).clone();
-                info.version = v.seq;
-            }
-            Err(_) => {
-                let m =
-                    crate::catalog::manifest::Manifest::load(&self.collection_dir(info.id)).ok();
-                info.dimension = m.as_ref().and_then(|m| m.dimension.map(|d| d as usize));
-                if let Some(m) = m {
-                    info.schema.discover_all(&m.schema_keys);
-                    info.version = m.last_seq;
-                }
-            }
+            Ok(core) => Self::from_version(info, &core),
+            Err(_) => self.from_manifest(info).0,
         }
+    }
+
+    /// As [`Registry::live`], without opening a collection that is not
+    /// open when its manifest describes it (for listings: keys and writes
+    /// since its last flush show once it is opened).
+    pub(crate) fn listed(&self, info: CollectionInfo) -> CollectionInfo {
+        if let Some(core) = self.cores.lock().get(&info.id).cloned() {
+            return Self::from_version(info, &core);
+        }
+        match self.from_manifest(info) {
+            (info, true) => info,
+            (info, false) => self.live(info),
+        }
+    }
+
+    fn from_version(mut info: CollectionInfo, core: &Core) -> CollectionInfo {
+        let v = core.version();
+        info.dimension = v.dimension;
+        info.schema = (*v.schema).clone();
+        info.version = v.seq;
         info
+    }
+
+    /// The entry as the manifest describes it; whether it had a dimension.
+    fn from_manifest(&self, mut info: CollectionInfo) -> (CollectionInfo, bool) {
+        let m = crate::catalog::manifest::Manifest::load(&self.collection_dir(info.id)).ok();
+        info.dimension = m.as_ref().and_then(|m| m.dimension.map(|d| d as usize));
+        if let Some(m) = &m {
+            info.schema.discover_all(&m.schema_keys);
+            info.version = m.last_seq;
+        }
+        let described = info.dimension.is_some();
+        (info, described)
     }
 
     /// The open storage of a collection, opening it on first use.
