@@ -381,21 +381,29 @@ impl Db {
             ..source
         };
         let added = reg.change_catalog(|c| {
-            if c.get(id).is_none() {
+            // The source as it is now (a concurrent modify is carried over).
+            let Some(now) = c.get(id).cloned() else {
                 return Err(not_found());
-            }
+            };
             if exists(c) {
                 return Err(already());
             }
+            let info = CollectionInfo {
+                metadata: now.metadata,
+                schema: now.schema,
+                ..info.clone()
+            };
             c.insert(info.clone());
             c.add_fork(id, new_id);
-            Ok(())
+            Ok(info)
         });
-        if let Err(e) = added {
-            let _ = crate::fs::remove_dir_all(fs, &dir);
-            return Err(e);
+        match added {
+            Ok(info) => Ok(reg.live(info)),
+            Err(e) => {
+                let _ = crate::fs::remove_dir_all(fs, &dir);
+                Err(e)
+            }
         }
-        Ok(reg.live(info))
     }
 
     /// Forks made in the fork tree of collection `id` (Chroma's

@@ -194,6 +194,10 @@ fn check_space(space: Space, seed: u64) {
         Some(serde_json::json!({"bucket": {"$lt": 5}})),
     );
     assert!(r >= 0.95, "{space:?} 50% recall@10 {r}");
+    // A k far beyond the rows (a client's n_results or Knn limit) gets
+    // every row, and never sizes a beam by itself.
+    let all = query(&c, &m.queries[0], u32::MAX as usize, None);
+    assert_eq!(all.ids[0].len(), N);
 }
 
 #[test]

@@ -20,6 +20,12 @@ pub(crate) fn fork_files(src: &Core, dir: &Path) -> Result<()> {
     crate::fs::create_dir_all(fs, dir)?;
     // The manifest lock keeps compactions from deleting what is linked.
     let manifest = src.maintenance.lock();
+    if src.dropped.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(Error::NotFound(format!(
+            "Collection [{}] does not exist",
+            src.id
+        )));
+    }
     for &no in &manifest.segments {
         let from = crate::segment::path(&src.dir, no);
         let to = crate::segment::path(dir, no);

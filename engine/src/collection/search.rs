@@ -128,8 +128,17 @@ pub(crate) fn top_k(
     k: usize,
     ef_search: usize,
 ) -> Result<Vec<Hit>> {
+    // Never ask a source for more than the rows it can give: a huge `k`
+    // (a client's `n_results` or Knn `limit`) must not size a beam.
+    let rows: usize = allowed
+        .iter()
+        .enumerate()
+        .map(|(src, r)| r.len(v.source_len(src)))
+        .sum();
+    let k = k.min(rows);
     let mut all = Vec::new();
     for (src, rows) in allowed.iter().enumerate() {
+        let k = k.min(rows.len(v.source_len(src)));
         all.extend(source_top_k(v, src, space, query, rows, k, ef_search)?);
     }
     all.sort_unstable();

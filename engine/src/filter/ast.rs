@@ -36,9 +36,9 @@ pub enum Where {
 #[derive(Debug, Clone, PartialEq)]
 pub enum IdTest {
     /// The id is one of these.
-    In(Vec<String>),
+    In(std::collections::HashSet<String>),
     /// The id is none of these.
-    Nin(Vec<String>),
+    Nin(std::collections::HashSet<String>),
 }
 
 /// A test on one metadata value.

@@ -32,8 +32,8 @@ impl Where {
             Where::Or(c) => c.iter().any(|c| c.matches_record(id, metadata, document)),
             Where::Field { key, op } => op.matches(metadata.and_then(|m| m.get(key))),
             Where::Document(test) => test.matches(document),
-            Where::Id(IdTest::In(ids)) => id.is_some_and(|id| ids.iter().any(|x| x == id)),
-            Where::Id(IdTest::Nin(ids)) => id.is_some_and(|id| !ids.iter().any(|x| x == id)),
+            Where::Id(IdTest::In(ids)) => id.is_some_and(|id| ids.contains(id)),
+            Where::Id(IdTest::Nin(ids)) => id.is_some_and(|id| !ids.contains(id)),
         }
     }
 }

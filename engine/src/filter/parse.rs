@@ -105,9 +105,9 @@ fn parse_where(json: &Value, ids: bool) -> Result<Where> {
 }
 
 fn parse_id(value: &Value) -> Result<Where> {
-    let as_ids = |v: &Value| -> Result<Vec<String>> {
+    let as_ids = |v: &Value| -> Result<std::collections::HashSet<String>> {
         match v {
-            Value::String(s) => Ok(vec![s.clone()]),
+            Value::String(s) => Ok([s.clone()].into()),
             Value::Array(items) => items
                 .iter()
                 .map(|i| {
@@ -130,7 +130,7 @@ fn parse_id(value: &Value) -> Result<Where> {
     Ok(Where::Id(match op.as_str() {
         "$eq" | "$in" => IdTest::In(as_ids(operand)?),
         "$ne" | "$nin" => IdTest::Nin(as_ids(operand)?),
-        _ => IdTest::In(Vec::new()),
+        _ => IdTest::In(Default::default()),
     }))
 }
 

@@ -125,18 +125,27 @@ pub(crate) fn group<'m, K: Copy>(
     let value = |m: Option<&'m Metadata>, key: &str| -> Value<'m> {
         m.and_then(|m| m.get(key)).map_or(Value::Null, Value::Some)
     };
-    // Groups in first-seen order, found by a linear search so that value
-    // equality is exactly `cmp_values`'s (groups are few: a page's worth).
-    let mut groups: Vec<(Vec<Value<'m>>, Vec<Ranked<K>>)> = Vec::new();
-    for r in ranked {
-        let m = metadata(r.0);
-        let tuple: Vec<Value<'m>> = by.keys.iter().map(|k| value(m, k)).collect();
-        match groups
-            .iter_mut()
-            .find(|(t, _)| cmp_tuples(t, &tuple) == Ordering::Equal)
-        {
-            Some((_, members)) => members.push(r),
-            None => groups.push((tuple, vec![r])),
+    // Groups: records sorted (stably) by their key tuple, then cut where
+    // the tuple changes. Group order does not matter: the kept records
+    // are re-sorted by score at the end.
+    let mut keyed: Vec<(Vec<Value<'m>>, Ranked<K>)> = ranked
+        .into_iter()
+        .map(|r| (by.keys.iter().map(|k| value(metadata(r.0), k)).collect(), r))
+        .collect();
+    keyed.sort_by(|a, b| cmp_tuples(&a.0, &b.0));
+    let mut groups: Vec<Vec<Ranked<K>>> = Vec::new();
+    let mut last: Option<Vec<Value<'m>>> = None;
+    for (tuple, r) in keyed {
+        match &last {
+            Some(t) if cmp_tuples(t, &tuple) == Ordering::Equal => {
+                if let Some(g) = groups.last_mut() {
+                    g.push(r);
+                }
+            }
+            _ => {
+                groups.push(vec![r]);
+                last = Some(tuple);
+            }
         }
     }
     let (keys, k, descending) = match &by.aggregate {
@@ -144,7 +153,7 @@ pub(crate) fn group<'m, K: Copy>(
         Aggregate::MaxK { keys, k } => (keys, *k, true),
     };
     let mut kept = Vec::new();
-    for (_, mut members) in groups {
+    for mut members in groups {
         let sort_key = |r: &Ranked<K>| -> Vec<Value<'m>> {
             let m = metadata(r.0);
             keys.iter()
