@@ -76,8 +76,8 @@ impl Registry {
     /// be opened is described from its manifest alone.
     pub(crate) fn live(&self, info: CollectionInfo) -> CollectionInfo {
         match self.core(&info) {
-            Ok(core) => Self::from_version(info, &core),
-            Err(_) => self.from_manifest(info).0,
+            Ok(core) => Self::described_by_version(info, &core),
+            Err(_) => self.described_by_manifest(info).0,
         }
     }
 
@@ -86,15 +86,15 @@ impl Registry {
     /// since its last flush show once it is opened).
     pub(crate) fn listed(&self, info: CollectionInfo) -> CollectionInfo {
         if let Some(core) = self.cores.lock().get(&info.id).cloned() {
-            return Self::from_version(info, &core);
+            return Self::described_by_version(info, &core);
         }
-        match self.from_manifest(info) {
+        match self.described_by_manifest(info) {
             (info, true) => info,
             (info, false) => self.live(info),
         }
     }
 
-    fn from_version(mut info: CollectionInfo, core: &Core) -> CollectionInfo {
+    fn described_by_version(mut info: CollectionInfo, core: &Core) -> CollectionInfo {
         let v = core.version();
         info.dimension = v.dimension;
         info.schema = (*v.schema).clone();
@@ -103,7 +103,7 @@ impl Registry {
     }
 
     /// The entry as the manifest describes it; whether it had a dimension.
-    fn from_manifest(&self, mut info: CollectionInfo) -> (CollectionInfo, bool) {
+    fn described_by_manifest(&self, mut info: CollectionInfo) -> (CollectionInfo, bool) {
         let m = crate::catalog::manifest::Manifest::load(&self.collection_dir(info.id)).ok();
         info.dimension = m.as_ref().and_then(|m| m.dimension.map(|d| d as usize));
         if let Some(m) = &m {
