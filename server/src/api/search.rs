@@ -23,6 +23,12 @@ pub async fn search(
 ) -> ApiResult<Json<SearchResponse>> {
     let id = Uuid::parse_str(&raw_id)
         .map_err(|_| ApiError::invalid("Collection ID is not a valid UUIDv4"))?;
+    // Payload validation comes first (Chroma's order), before any model
+    // time: with placeholder vectors for text queries.
+    for (i, p) in body.searches.iter().enumerate() {
+        p.clone()
+            .into_engine(i, &mut std::iter::repeat(Vec::new()))?;
+    }
     // Text queries (a Chromite extension) are embedded by the model, as
     // `query_texts` are; only the dense vector can be.
     let texts: Vec<(String, String)> = body.searches.iter().flat_map(|p| p.texts()).collect();

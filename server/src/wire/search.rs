@@ -37,7 +37,7 @@ pub enum ReadLevel {
 }
 
 /// One search.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct SearchPayloadWire {
     #[serde(default)]
     filter: Filter,
@@ -53,7 +53,7 @@ pub struct SearchPayloadWire {
 
 /// A search filter: `null` and `{}` are none; otherwise a `where` with
 /// `#id` and `#document` (parse errors are Chroma's 422).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Filter(Option<Where>);
 
 impl<'de> Deserialize<'de> for Filter {
@@ -70,7 +70,7 @@ impl<'de> Deserialize<'de> for Filter {
 }
 
 /// A rank expression, Chroma's `RankExpr` (variants in its order).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 enum RankWire {
     #[serde(rename = "$abs")]
     Abs(Box<RankWire>),
@@ -110,7 +110,7 @@ fn knn_limit() -> u32 {
     16
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct KnnWire {
     query: QueryVector,
     #[serde(default = "embedding_key")]
@@ -126,7 +126,7 @@ struct KnnWire {
 /// Chroma's `QueryVector`: the enum's name is in its 422 message. A text
 /// (which Chroma's clients embed before sending) is a Chromite extension:
 /// the server embeds it with its model, like `query_texts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum QueryVector {
     Dense(Vec<f32>),
@@ -136,7 +136,7 @@ enum QueryVector {
 
 /// A sparse query: `#type` optional (must be `sparse_vector`), `tokens`
 /// optional, other fields ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct SparseQuery {
     /// Checked by serde (only `sparse_vector` parses), unused after.
     #[serde(rename = "#type", default)]
@@ -148,13 +148,13 @@ struct SparseQuery {
     tokens: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 enum SparseTag {
     #[serde(rename = "sparse_vector")]
     SparseVector,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct GroupByWire {
     #[serde(default)]
     keys: Vec<String>,
@@ -162,7 +162,7 @@ struct GroupByWire {
     aggregate: Option<AggregateWire>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 enum AggregateWire {
     #[serde(rename = "$min_k")]
     MinK { keys: Vec<String>, k: u32 },
@@ -170,7 +170,7 @@ enum AggregateWire {
     MaxK { keys: Vec<String>, k: u32 },
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct LimitWire {
     #[serde(default)]
     offset: u32,
@@ -178,7 +178,7 @@ struct LimitWire {
     limit: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct SelectWire {
     #[serde(default)]
     keys: Vec<String>,
