@@ -92,4 +92,49 @@ fn a_store_with_format_1_graph_files_opens_and_loads_them() {
     // main at b972af4, which wrote this store, finds 9, 6 and 10 of the
     // true 10 nearest for these three queries; so does this build.
     assert!(found >= 25, "{found} of the 30 nearest");
+
+    // New writes go to a new WAL generation in the current format: the
+    // version-1 file is left as an older binary would expect it.
+    let wal_files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("wal-"))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let cdir = dir.path().join("collections").join(info.id.to_string());
+    let before = wal_files(&cdir);
+    assert_eq!(before.len(), 2, "the old generation and a new one");
+    assert_eq!(
+        u32::from_le_bytes(before[0].1[8..12].try_into().unwrap()),
+        1
+    );
+    assert_eq!(
+        u32::from_le_bytes(before[1].1[8..12].try_into().unwrap()),
+        2
+    );
+    c.add(RecordBatch {
+        ids: vec!["new".into()],
+        embeddings: Some(vec![row(9_999)]),
+        ..Default::default()
+    })
+    .unwrap();
+    let after = wal_files(&cdir);
+    assert_eq!(
+        after[0], before[0],
+        "nothing appended to the version-1 file"
+    );
+    assert!(after[1].1.len() > before[1].1.len());
+    drop(c);
+    drop(db);
+    let db = Db::open(dir.path()).unwrap();
+    assert_eq!(db.collection(info.id).unwrap().count().unwrap(), 3_011);
 }

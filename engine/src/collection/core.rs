@@ -201,9 +201,18 @@ impl Core {
             schema: Arc::new(schema),
             config: Arc::new(config),
         };
-        let next_file_no = manifest.next_file_no.max(max_no + 1);
-        let recovered =
-            journal::recover(&*fs, &dir, &wal_nos, manifest.last_seq, manifest.wal_start)?;
+        let mut next_file_no = manifest.next_file_no.max(max_no + 1);
+        let recovered = journal::recover(
+            &*fs,
+            &dir,
+            &wal_nos,
+            manifest.last_seq,
+            manifest.wal_start,
+            next_file_no,
+        )?;
+        if recovered.used_fresh {
+            next_file_no += 1;
+        }
         for batch in recovered.batches {
             version = version.apply(batch);
         }

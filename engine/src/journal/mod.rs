@@ -68,26 +68,34 @@ pub(crate) struct Recovered {
     /// Logged batches newer than `last_seq`, trimmed of ops already held.
     pub(crate) batches: Vec<WalBatch>,
     /// The newest generation, open for appending at its valid length (or
-    /// generation `start`, created, when there was none).
+    /// generation `start`, created, when there was none; or generation
+    /// `fresh`, created, when the newest is in an older format version).
     pub(crate) wal: WalFile,
+    /// Whether generation `fresh` was used.
+    pub(crate) used_fresh: bool,
 }
 
 /// Replays generations `nos` (ascending) of `dir`, truncating a torn or
 /// corrupt tail, and keeps only the ops numbered after `last_seq` (what
 /// the segments already hold is skipped). With no generation, creates
-/// generation `start`.
+/// generation `start`. New writes never go into a file of an older format
+/// version (an older binary reading it back would take the newer frames
+/// for a torn tail): then generation `fresh` is created for them.
 pub(crate) fn recover(
     fs: &dyn Fs,
     dir: &Path,
     nos: &[u64],
     last_seq: u64,
     start: u64,
+    fresh: u64,
 ) -> Result<Recovered> {
     let mut batches = Vec::new();
     let mut wal_len = 0;
+    let mut current = true;
     for &no in nos {
         let replay = reader::replay(fs, dir, no)?;
         wal_len = replay.valid_len;
+        current = replay.current;
         for mut batch in replay.batches {
             let skip = (last_seq + 1).saturating_sub(batch.first_seq) as usize;
             if skip >= batch.ops.len() {
@@ -98,9 +106,14 @@ pub(crate) fn recover(
             batches.push(batch);
         }
     }
-    let wal = match nos.last() {
-        Some(&no) => WalFile::open_append(fs, dir, no, wal_len)?,
-        None => WalFile::create(fs, dir, start)?,
+    let (wal, used_fresh) = match nos.last() {
+        Some(&no) if current => (WalFile::open_append(fs, dir, no, wal_len)?, false),
+        Some(_) => (WalFile::create(fs, dir, fresh)?, true),
+        None => (WalFile::create(fs, dir, start)?, false),
     };
-    Ok(Recovered { batches, wal })
+    Ok(Recovered {
+        batches,
+        wal,
+        used_fresh,
+    })
 }

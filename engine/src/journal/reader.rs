@@ -13,6 +13,9 @@ pub(crate) struct Replay {
     pub(crate) batches: Vec<WalBatch>,
     /// Length of the valid prefix (the file is truncated to it).
     pub(crate) valid_len: u64,
+    /// Whether the file is in the current format version (appending to an
+    /// older one would mix versions in one file).
+    pub(crate) current: bool,
 }
 
 /// Parses WAL bytes (header + frames); returns the good batches, the valid
@@ -54,6 +57,7 @@ pub(crate) fn replay(fs: &dyn Fs, dir: &Path, no: u64) -> Result<Replay> {
     let path = super::path(dir, no);
     let bytes = crate::fs::read(&path)?;
     let (batches, valid, bad) = parse(&bytes).map_err(|d| Error::corrupted(&path, d))?;
+    let current = valid < super::WAL_HEADER_LEN || codec::u32_at(&bytes, 8) == super::WAL_VERSION;
     if let Some(why) = bad {
         tracing::warn!(
             file = %path.display(),
@@ -70,6 +74,7 @@ pub(crate) fn replay(fs: &dyn Fs, dir: &Path, no: u64) -> Result<Replay> {
             return Ok(Replay {
                 batches,
                 valid_len: super::WAL_HEADER_LEN as u64,
+                current: true,
             });
         }
         fs.truncate(&path, valid as u64)
@@ -78,5 +83,6 @@ pub(crate) fn replay(fs: &dyn Fs, dir: &Path, no: u64) -> Result<Replay> {
     Ok(Replay {
         batches,
         valid_len: valid as u64,
+        current,
     })
 }
