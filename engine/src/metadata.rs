@@ -59,24 +59,21 @@ pub struct SparseVector {
 
 impl SparseVector {
     /// Chroma's rules: as many values (and tokens) as indices, indices
-    /// strictly ascending; the reason otherwise.
-    pub fn check(&self) -> Result<(), String> {
-        if self.indices.len() != self.values.len() {
-            return Err(format!(
-                "Sparse vector indices ({}) and values ({}) must have the same length",
-                self.indices.len(),
-                self.values.len()
-            ));
-        }
-        if self
-            .tokens
-            .as_ref()
-            .is_some_and(|t| t.len() != self.indices.len())
+    /// strictly ascending; otherwise Chroma's reason (the one a search
+    /// query reports; record metadata hides it behind `Invalid metadata`).
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.indices.len() != self.values.len()
+            || self
+                .tokens
+                .as_ref()
+                .is_some_and(|t| t.len() != self.indices.len())
         {
-            return Err("Sparse vector tokens must have the same length as its indices".into());
+            return Err("Sparse vector indices, values, and tokens (when present) must have the same length");
         }
         if self.indices.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("Sparse vector indices must be sorted in strictly ascending order".into());
+            return Err(
+                "Sparse vector indices must be sorted in strictly ascending order (no duplicates)",
+            );
         }
         Ok(())
     }

@@ -5,8 +5,6 @@
 //! batch in flight is either fully present or fully absent.
 
 mod common;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chromite_engine::*;
@@ -192,46 +190,18 @@ fn verify(dir: &std::path::Path, acked: u64, in_flight: u64) {
 
 fn run_kills(kills: usize, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut rng = Rng(seed);
     let mut next = 0u64;
     let deadline = Instant::now() + Duration::from_secs(300);
     for round in 0..kills {
-        let mut child = Command::new(&exe)
-            .args([
-                "crash_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(DIR_ENV, dir.path())
-            .env(START_ENV, next.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel::<u64>();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-                if let Some(n) = line.strip_prefix("ack ") {
-                    let _ = tx.send(n.parse().unwrap());
-                }
-            }
-        });
-        // Wait for the first ack, then kill after a random delay.
-        let first = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("child made no progress");
-        let mut last = first;
-        std::thread::sleep(Duration::from_micros(rng.next() % 40_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        reader.join().unwrap();
-        while let Ok(n) = rx.try_recv() {
-            last = n;
-        }
+        let last = kill_after_first_ack(
+            "crash_child",
+            &[
+                (DIR_ENV, dir.path().display().to_string()),
+                (START_ENV, next.to_string()),
+            ],
+            Duration::from_micros(rng.next() % 40_000),
+        );
         verify(dir.path(), last + 1, last + 1);
         // Resume after whatever is durably there: the in-flight batch may
         // have landed; re-adding it is a no-op.

@@ -6,11 +6,10 @@
 //! complete, and that no directory outside the catalog survives the open.
 
 mod common;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chromite_engine::*;
+use common::kill_after_first_ack;
 
 const DIR_ENV: &str = "CHROMITE_FORK_CRASH_DIR";
 const START_ENV: &str = "CHROMITE_FORK_CRASH_START";
@@ -115,48 +114,22 @@ fn verify(dir: &std::path::Path, acked: u64, in_flight_before: &[u64]) {
 #[test]
 fn sigkill_during_forks_leaves_none_or_complete_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut next = 0u64;
     // Forks that were in flight at an earlier kill: present or not.
     let mut in_flight: Vec<u64> = Vec::new();
     for _ in 0..8 {
-        let mut child = Command::new(&exe)
-            .args([
-                "fork_crash_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(DIR_ENV, dir.path())
-            .env(START_ENV, next.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel::<u64>();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-                if let Some(n) = line.strip_prefix("ack ") {
-                    let _ = tx.send(n.parse().unwrap());
-                }
-            }
-        });
-        let mut last = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("child made no progress");
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_micros(seed % 30_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        reader.join().unwrap();
-        while let Ok(n) = rx.try_recv() {
-            last = n;
-        }
+        let last = kill_after_first_ack(
+            "fork_crash_child",
+            &[
+                (DIR_ENV, dir.path().display().to_string()),
+                (START_ENV, next.to_string()),
+            ],
+            Duration::from_micros(seed % 30_000),
+        );
         verify(dir.path(), last + 1, &in_flight);
         // The in-flight fork may exist: continue after it either way.
         in_flight.push(last + 1);

@@ -27,13 +27,11 @@ fn model_app() -> Option<TestApp> {
     })
 }
 
-#[tokio::test]
-async fn documents_and_query_texts_are_embedded_by_the_model() {
-    let Some(app) = model_app() else { return };
+/// A cosine collection `name` holding three documents (cat, car, soup),
+/// added as text for the model to embed; its id.
+async fn three_documents(app: &TestApp, name: &str) -> String {
     let id = app
-        .create_collection(
-            json!({"name": "embedded", "configuration": {"hnsw": {"space": "cosine"}}}),
-        )
+        .create_collection(json!({"name": name, "configuration": {"hnsw": {"space": "cosine"}}}))
         .await;
     let r = app
         .op(
@@ -46,6 +44,13 @@ async fn documents_and_query_texts_are_embedded_by_the_model() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    id
+}
+
+#[tokio::test]
+async fn documents_and_query_texts_are_embedded_by_the_model() {
+    let Some(app) = model_app() else { return };
+    let id = three_documents(&app, "embedded").await;
     assert_eq!(
         app.get(&format!("{C}/by-id/{id}")).await.json()["dimension"],
         384
@@ -100,20 +105,7 @@ async fn documents_and_query_texts_are_embedded_by_the_model() {
 #[tokio::test]
 async fn a_text_knn_query_is_embedded_by_the_model() {
     let Some(app) = model_app() else { return };
-    let id = app
-        .create_collection(
-            json!({"name": "searched", "configuration": {"hnsw": {"space": "cosine"}}}),
-        )
-        .await;
-    app.op(
-        &id,
-        "add",
-        json!({"ids": ["cat", "car", "soup"], "documents": [
-        "A small cat sleeps on the warm windowsill.",
-        "The sports car accelerated down the highway.",
-        "Tomato soup is best served hot with bread."]}),
-    )
-    .await;
+    let id = three_documents(&app, "searched").await;
     let text = "a kitten napping in the sun";
     let q = app
         .op(

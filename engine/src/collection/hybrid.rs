@@ -52,14 +52,8 @@ impl Collection {
             r#where: p.filter.clone(),
             ..Default::default()
         };
-        let allowed = v.filtered(&sel)?;
         let Some(rank) = &p.rank else {
-            let mut locs: Vec<Loc> = allowed
-                .iter()
-                .enumerate()
-                .flat_map(|(src, rows)| rows.iter(v.source_len(src)).map(move |r| (src, r)))
-                .collect();
-            locs.sort_by_cached_key(|&l| v.order(l));
+            let locs = super::select(v, &sel)?;
             let page: Vec<(Loc, f32)> = locs
                 .into_iter()
                 .skip(p.offset)
@@ -69,6 +63,7 @@ impl Collection {
                 .collect();
             return project(v, &page, &select);
         };
+        let allowed = v.filtered(&sel)?;
         let leaves = rank
             .leaves()
             .par_iter()

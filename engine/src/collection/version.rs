@@ -149,11 +149,8 @@ impl Version {
     /// Adds the keys (and value types) of `m` the schema has no entry for
     /// yet; the schema is copied only when one is new.
     fn discover(&mut self, m: &Metadata) {
-        let known = |s: &Schema, k: &str, t: ValueType| {
-            k.starts_with(crate::schema::CHROMA_PREFIX) || s.keys.get(k).is_some_and(|vt| vt.has(t))
-        };
         if m.iter()
-            .all(|(k, v)| known(&self.schema, k, ValueType::of(v)))
+            .all(|(k, v)| self.schema.covers(k, ValueType::of(v)))
         {
             return;
         }

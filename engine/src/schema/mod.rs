@@ -44,7 +44,7 @@ use crate::metadata::MetadataValue;
 use config::ConfigUpdate;
 
 /// Metadata keys with this prefix are Chroma's own and never discovered.
-pub(crate) const CHROMA_PREFIX: &str = "chroma:";
+const CHROMA_PREFIX: &str = "chroma:";
 
 impl ValueType {
     /// The value type of a metadata value (arrays: their element's).
@@ -229,13 +229,16 @@ impl Schema {
         }
     }
 
+    /// Whether discovering `t` under `key` would change nothing: the key
+    /// has an entry for `t`, or is one of Chroma's own (`chroma:`).
+    pub fn covers(&self, key: &str, t: ValueType) -> bool {
+        key.starts_with(CHROMA_PREFIX) || self.keys.get(key).is_some_and(|vt| vt.has(t))
+    }
+
     /// Adds `key` with the defaults of `t` unless it has an entry for `t`
     /// (Chroma's `ensure_key_from_metadata`); whether it changed.
     pub fn discover(&mut self, key: &str, t: ValueType) -> bool {
-        if key.starts_with(CHROMA_PREFIX) {
-            return false;
-        }
-        if self.keys.get(key).is_some_and(|vt| vt.has(t)) {
+        if self.covers(key, t) {
             return false;
         }
         let defaults = self.defaults.clone();

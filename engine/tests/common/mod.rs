@@ -83,3 +83,49 @@ pub fn get_ids(c: &Collection, ids: &[&str]) -> GetResult {
     })
     .unwrap()
 }
+
+/// Runs the ignored test `child` of this test binary (a crash test's
+/// writer) with `env`, reading the `ack N` lines it prints; SIGKILLs it
+/// `delay` after its first ack and returns the last acknowledged `N`.
+pub fn kill_after_first_ack(
+    child: &str,
+    env: &[(&str, String)],
+    delay: std::time::Duration,
+) -> u64 {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().unwrap();
+    let mut proc = Command::new(&exe)
+        .args([
+            child,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = proc.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+            if let Some(n) = line.strip_prefix("ack ") {
+                let _ = tx.send(n.parse().unwrap());
+            }
+        }
+    });
+    let mut last = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("child made no progress");
+    std::thread::sleep(delay);
+    proc.kill().unwrap();
+    proc.wait().unwrap();
+    reader.join().unwrap();
+    while let Ok(n) = rx.try_recv() {
+        last = n;
+    }
+    last
+}

@@ -251,28 +251,19 @@ fn rank_of<E: Iterator<Item = Vec<f32>>>(
                         .ok_or_else(|| ApiError::internal("a text query was not embedded"))?,
                 ),
                 QueryVector::Sparse(s) => {
-                    let bad = |m: &str| {
-                        invalid(
-                            i,
-                            "rank",
-                            &format!("Invalid sparse vector in KNN query: {m}"),
-                        )
-                    };
-                    if s.indices.len() != s.values.len()
-                        || s.tokens
-                            .as_ref()
-                            .is_some_and(|t| t.len() != s.indices.len())
-                    {
-                        return Err(bad("Sparse vector indices, values, and tokens (when present) must have the same length"));
-                    }
-                    if s.indices.windows(2).any(|w| w[0] >= w[1]) {
-                        return Err(bad("Sparse vector indices must be sorted in strictly ascending order (no duplicates)"));
-                    }
-                    EngineQuery::Sparse(SparseVector {
+                    let v = SparseVector {
                         indices: s.indices,
                         values: s.values,
                         tokens: s.tokens,
-                    })
+                    };
+                    v.check().map_err(|why| {
+                        invalid(
+                            i,
+                            "rank",
+                            &format!("Invalid sparse vector in KNN query: {why}"),
+                        )
+                    })?;
+                    EngineQuery::Sparse(v)
                 }
             };
             Rank::Knn(Knn {
