@@ -41,6 +41,7 @@ pub fn segment_with_records(rows: u8, dim: u8, records: &[u8]) -> Vec<u8> {
         records_len: records.len() as u64,
         vectors_crc: crc32fast::hash(&vectors),
         records_crc: crc32fast::hash(records),
+        sparse_crc: 0,
     };
     let mut out = header.encode().to_vec();
     out.extend_from_slice(&vectors);

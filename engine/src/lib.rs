@@ -57,6 +57,7 @@ mod row_set;
 pub mod schema;
 pub mod search;
 mod segment;
+mod sparse;
 pub mod types;
 mod worker;
 

@@ -27,6 +27,8 @@ use crate::index::{
 };
 use crate::journal::Op;
 use crate::record::StoredRecord;
+use crate::sparse::mem::OwnedList;
+use crate::sparse::MemPostings;
 use crate::types::{Metadata, MetadataValue, Space};
 
 /// `superseded` of an entry nothing has replaced yet.
@@ -80,6 +82,8 @@ pub(crate) struct Memtable {
     /// The HNSW graph over the slots (`index/growing.rs`), when the
     /// collection's configuration gave one.
     graph: Option<MemGraph>,
+    /// The posting lists of the puts' sparse vectors (`sparse/mem.rs`).
+    sparse: MemPostings,
 }
 
 impl std::fmt::Debug for Memtable {
@@ -160,6 +164,15 @@ impl Memtable {
             Op::Delete(_) => 0.0,
         };
         let is_put = matches!(op, Op::Put(_));
+        // One writer appends, so the next slot is the count so far.
+        let slot = self.entries.count();
+        let sparse_bytes = match &op {
+            Op::Put(r) => r
+                .metadata
+                .as_ref()
+                .map_or(0, |m| self.sparse.push(slot as u32, m)),
+            Op::Delete(_) => 0,
+        };
         let slot = self.entries.push(MemEntry {
             op,
             prev,
@@ -169,7 +182,7 @@ impl Memtable {
         if let Some(g) = &self.graph {
             g.graph.push(is_put);
         }
-        let size = size + self.graph.as_ref().map_or(0, |g| g.graph.row_bytes());
+        let size = size + sparse_bytes + self.graph.as_ref().map_or(0, |g| g.graph.row_bytes());
         index.insert(id, slot as u32);
         self.bytes.fetch_add(size, Ordering::Relaxed);
     }
@@ -194,6 +207,17 @@ impl Memtable {
             slot = self.entries.get(s as usize).and_then(|e| e.prev);
         }
         None
+    }
+
+    /// Copies of the posting lists of `terms` under the sparse key `key`,
+    /// limited to slots below `len`.
+    pub(crate) fn sparse_lists(
+        &self,
+        key: &str,
+        terms: &[u32],
+        len: usize,
+    ) -> Vec<Option<OwnedList>> {
+        self.sparse.lists(key, terms, len)
     }
 
     /// Links the slots below `end` into the graph that no other writer is

@@ -1,8 +1,9 @@
 //! The Search API against a brute-force oracle: random records (dense
 //! vectors, sparse vectors under two keys, one with BM25), random rank
 //! trees over dense and sparse Knn leaves with random limits, defaults and
-//! `return_rank`, random filters and pages, on a store that flushes and
-//! compacts between searches. Ids and scores are compared score by score
+//! `return_rank`, random filters and pages, then random upserts and
+//! deletes (so posting lists hold overridden rows and BM25's counts must
+//! leave them out), on a store that flushes and compacts between them. Ids and scores are compared score by score
 //! with an oracle that computes every leaf by brute force and the algebra
 //! of `../shared/chroma-search-api.md` §2.3 on its own.
 
@@ -128,7 +129,11 @@ fn merge(l: Dom, r: Dom, op: fn(f32, f32) -> f32) -> Dom {
 }
 
 struct Oracle<'a> {
-    recs: &'a [Rec],
+    /// Every record by insertion position; `None` once deleted.
+    recs: &'a [Option<Rec>],
+    /// Each record's insertion order (a record deleted and added again
+    /// comes after every other).
+    order: &'a [usize],
     allowed: Vec<usize>,
 }
 
@@ -139,7 +144,7 @@ impl Oracle<'_> {
                 .allowed
                 .iter()
                 .map(|&i| {
-                    let e = self.recs[i].emb;
+                    let e = self.recs[i].as_ref().unwrap().emb;
                     (
                         i,
                         (e[0] - q[0]) * (e[0] - q[0]) + (e[1] - q[1]) * (e[1] - q[1]),
@@ -156,11 +161,12 @@ impl Oracle<'_> {
                 };
                 let mut q = q.clone();
                 if k.key == "b" {
-                    let n = self.recs.len() as f32;
+                    let n = self.recs.iter().flatten().count() as f32;
                     for (w, t) in q.values.iter_mut().zip(&q.indices) {
                         let nt = self
                             .recs
                             .iter()
+                            .flatten()
                             .filter(|r| of(r).is_some_and(|d| d.indices.contains(t)))
                             .count() as f32;
                         *w *= (1.0 + (n - nt + 0.5) / (nt + 0.5)).ln();
@@ -169,7 +175,7 @@ impl Oracle<'_> {
                 self.allowed
                     .iter()
                     .filter_map(|&i| {
-                        let d = of(&self.recs[i])?;
+                        let d = of(self.recs[i].as_ref()?)?;
                         let mut dot = 0f32;
                         let mut shared = false;
                         for (t, w) in q.indices.iter().zip(&q.values) {
@@ -183,7 +189,10 @@ impl Oracle<'_> {
                     .collect()
             }
         };
-        hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        hits.sort_by(|a, b| {
+            a.1.total_cmp(&b.1)
+                .then(self.order[a.0].cmp(&self.order[b.0]))
+        });
         hits.truncate(k.limit);
         let support = hits
             .into_iter()
@@ -236,7 +245,29 @@ fn sparse_key(bm25: bool) -> ValueTypes {
     }
 }
 
-fn run(recs: Vec<Rec>, searches: Vec<(Rank, Option<i64>, usize, Option<usize>)>, maintain: u8) {
+/// The metadata of a record; for an upsert (which merges metadata as
+/// Chroma's does), with its absent sparse keys removed.
+fn meta_of(r: &Rec, upsert: bool) -> MetadataUpdate {
+    let mut m = vec![("n", Some(MetadataValue::Int(r.n)))];
+    for (key, v) in [("a", &r.a), ("b", &r.b)] {
+        match v {
+            Some(v) => m.push((key, Some(MetadataValue::SparseVector(v.clone())))),
+            None if upsert => m.push((key, None)),
+            None => {}
+        }
+    }
+    upd(&m)
+}
+
+/// `maintain`: 0 nothing; 1 a flush every 7 adds and one amid the edits;
+/// 2 a flush and a compaction after the edits; 3 a flush before the edits,
+/// which then override segment rows from the memtable.
+fn run(
+    recs: Vec<Rec>,
+    edits: Vec<(usize, Option<Rec>)>,
+    searches: Vec<(Rank, Option<i64>, usize, Option<usize>)>,
+    maintain: u8,
+) {
     let dir = tempfile::tempdir().unwrap();
     let db = open_small(dir.path(), 1 << 10);
     let mut schema = Schema::default();
@@ -256,20 +287,50 @@ fn run(recs: Vec<Rec>, searches: Vec<(Rank, Option<i64>, usize, Option<usize>)>,
         .unwrap();
     let c = db.collection(info.id).unwrap();
     for (i, r) in recs.iter().enumerate() {
-        let mut m = vec![("n", Some(MetadataValue::Int(r.n)))];
-        if let Some(a) = &r.a {
-            m.push(("a", Some(MetadataValue::SparseVector(a.clone()))));
-        }
-        if let Some(b) = &r.b {
-            m.push(("b", Some(MetadataValue::SparseVector(b.clone()))));
-        }
         let mut b = batch(&[&format!("r{i:03}")], &[&r.emb]);
-        b.metadatas = Some(vec![Some(upd(&m))]);
+        b.metadatas = Some(vec![Some(meta_of(r, false))]);
         c.add(b).unwrap();
         if maintain == 1 && i % 7 == 6 {
             c.flush().unwrap();
         }
     }
+    if maintain == 3 {
+        c.flush().unwrap();
+    }
+    let mut order: Vec<usize> = (0..recs.len()).collect();
+    let mut next_order = recs.len();
+    let mut live: Vec<Option<Rec>> = recs.into_iter().map(Some).collect();
+    let half = edits.len() / 2;
+    for (j, (i, r)) in edits.into_iter().enumerate() {
+        let i = i % live.len();
+        let id = format!("r{i:03}");
+        match &r {
+            Some(r) => {
+                let mut b = batch(&[&id], &[&r.emb]);
+                b.metadatas = Some(vec![Some(meta_of(r, true))]);
+                c.upsert(b).unwrap();
+            }
+            None => {
+                c.delete(DeleteRequest {
+                    selection: Selection {
+                        ids: Some(vec![id]),
+                        ..Default::default()
+                    },
+                    limit: None,
+                })
+                .unwrap();
+            }
+        }
+        if live[i].is_none() && r.is_some() {
+            order[i] = next_order;
+            next_order += 1;
+        }
+        live[i] = r;
+        if maintain == 1 && j == half {
+            c.flush().unwrap();
+        }
+    }
+    let recs = live;
     if maintain == 2 {
         c.flush().unwrap();
         c.compact().unwrap();
@@ -287,12 +348,13 @@ fn run(recs: Vec<Rec>, searches: Vec<(Rank, Option<i64>, usize, Option<usize>)>,
         let got = c.search(&[payload]).unwrap().remove(0);
         let oracle = Oracle {
             recs: &recs,
+            order: &order,
             allowed: (0..recs.len())
-                .filter(|&i| n.is_none_or(|n| recs[i].n != n))
+                .filter(|&i| recs[i].as_ref().is_some_and(|r| n.is_none_or(|n| r.n != n)))
                 .collect(),
         };
         let mut want: Vec<(usize, f32)> = oracle.eval(&rank).0.into_iter().collect();
-        want.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        want.sort_by(|a, b| a.1.total_cmp(&b.1).then(order[a.0].cmp(&order[b.0])));
         let want: Vec<(String, Option<f32>)> = want
             .into_iter()
             .skip(offset)
@@ -310,9 +372,10 @@ proptest! {
     #[test]
     fn search_matches_the_oracle(
         recs in proptest::collection::vec(rec(), 1..30),
+        edits in proptest::collection::vec((0usize..30, proptest::option::of(rec())), 0..10),
         searches in proptest::collection::vec((rank(), proptest::option::of(0i64..3), 0usize..3, proptest::option::of(1usize..10)), 1..5),
-        maintain in 0u8..3,
+        maintain in 0u8..4,
     ) {
-        run(recs, searches, maintain);
+        run(recs, edits, searches, maintain);
     }
 }

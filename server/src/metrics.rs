@@ -103,7 +103,7 @@ type StorageGauge = (
     fn(&chromite_engine::collection::stats::CollectionStats) -> u64,
 );
 
-const STORAGE_GAUGES: [StorageGauge; 6] = [
+const STORAGE_GAUGES: [StorageGauge; 8] = [
     (
         "chromite_collection_segments",
         "Segment files of an open collection.",
@@ -128,6 +128,16 @@ const STORAGE_GAUGES: [StorageGauge; 6] = [
         "chromite_collection_live_bytes",
         "Bytes on disk that hold live data (what a full compaction would keep).",
         |s| s.live_bytes,
+    ),
+    (
+        "chromite_collection_sparse_postings",
+        "Postings in the segments' sparse-vector indexes.",
+        |s| s.sparse_postings,
+    ),
+    (
+        "chromite_collection_sparse_bytes",
+        "Bytes of the segments' sparse-vector indexes.",
+        |s| s.sparse_bytes,
     ),
     (
         "chromite_collection_records",

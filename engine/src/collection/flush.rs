@@ -75,6 +75,7 @@ pub(crate) fn flush(core: &Core) -> Result<()> {
                 v.dimension.unwrap_or(0),
                 records,
                 tombstones,
+                &v.schema.sparse_index_keys(),
             )?;
             let view = SegView::new(Arc::new(s))?;
             handed_over = keep_graph && hand_over_graph(core, &v, &frozen.view.mem, &view, &slots);

@@ -6,12 +6,8 @@
 //! algebra (`search/rank.rs`), `group_by`, the page, the projection. With no
 //! rank, the filtered records in insertion order, scored by page position.
 //!
-//! Sparse leaves scan the filtered records' sparse vectors, and BM25's
-//! document frequencies are counted by a scan of the live records; an
-//! inverted index per sparse key (posting lists with per-list bounds for
-//! WAND, and kept counts) is the next step (issue 13).
+//! Sparse leaves run MaxScore over the key's posting lists (`sparse.rs`).
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -21,7 +17,7 @@ use super::version::{Loc, Version};
 use super::{validate, Collection};
 use crate::error::{Error, Result};
 use crate::index::RowSet;
-use crate::metadata::{Metadata, MetadataValue, SparseVector};
+use crate::metadata::Metadata;
 use crate::schema::ValueType;
 use crate::search::{evaluate, group, Domain, Key, Knn, QueryVector, SearchHits, SearchPayload};
 use crate::types::Selection;
@@ -102,10 +98,9 @@ impl Collection {
             .into_iter()
             .map(|h| (h.loc, h.dist))
             .collect(),
-            QueryVector::Sparse(q) if v.schema.bm25(&k.key) => {
-                sparse_top_k(v, allowed, &k.key, &bm25_weighted(v, &k.key, q), k.limit)
+            QueryVector::Sparse(q) => {
+                super::sparse::top_k(v, allowed, &k.key, q, v.schema.bm25(&k.key), k.limit)?
             }
-            QueryVector::Sparse(q) => sparse_top_k(v, allowed, &k.key, q, k.limit),
         };
         let support: HashMap<Loc, f32> = hits
             .into_iter()
@@ -144,95 +139,6 @@ fn check(v: &Version, p: &SearchPayload) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `q` with each weight scaled by BM25's IDF,
-/// `ln(1 + (N - n_t + 0.5) / (n_t + 0.5))`: `N` the live records of the
-/// collection (unfiltered, with the key or not), `n_t` those whose sparse
-/// vector under `key` holds dimension `t` (exact: counted on this version).
-fn bm25_weighted(v: &Version, key: &str, q: &SparseVector) -> SparseVector {
-    let mut n = 0u64;
-    let mut n_t = vec![0u64; q.indices.len()];
-    for (src, rows) in v
-        .filtered(&Selection::default())
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        for row in rows.iter(v.source_len(src)) {
-            n += 1;
-            let Some(MetadataValue::SparseVector(d)) =
-                v.metadata((src, row)).and_then(|m| m.get(key))
-            else {
-                continue;
-            };
-            for (i, t) in q.indices.iter().enumerate() {
-                if d.indices.binary_search(t).is_ok() {
-                    n_t[i] += 1;
-                }
-            }
-        }
-    }
-    let n = n as f32;
-    let values = q
-        .values
-        .iter()
-        .zip(&n_t)
-        .map(|(w, &nt)| {
-            let nt = (nt as f32).min(n);
-            w * (1.0 + (n - nt + 0.5) / (nt + 0.5)).ln()
-        })
-        .collect();
-    SparseVector {
-        indices: q.indices.clone(),
-        values,
-        tokens: q.tokens.clone(),
-    }
-}
-
-/// `q · d` over the dimensions both hold (indices ascending in both).
-fn sparse_dot(q: &SparseVector, d: &SparseVector) -> Option<f32> {
-    let (mut i, mut j, mut dot, mut shared) = (0, 0, 0f32, false);
-    while i < q.indices.len() && j < d.indices.len() {
-        match q.indices[i].cmp(&d.indices[j]) {
-            Ordering::Less => i += 1,
-            Ordering::Greater => j += 1,
-            Ordering::Equal => {
-                dot += q.values[i] * d.values[j];
-                shared = true;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    shared.then_some(dot)
-}
-
-/// The `limit` best records by `1 - q·d` among those whose sparse vector
-/// under `key` shares a dimension with `q`.
-fn sparse_top_k(
-    v: &Version,
-    allowed: &[RowSet],
-    key: &str,
-    q: &SparseVector,
-    limit: usize,
-) -> Vec<(Loc, f32)> {
-    let mut hits: Vec<(Loc, f32, u64)> = Vec::new();
-    for (src, rows) in allowed.iter().enumerate() {
-        for row in rows.iter(v.source_len(src)) {
-            let loc = (src, row);
-            let Some(MetadataValue::SparseVector(d)) = v.metadata(loc).and_then(|m| m.get(key))
-            else {
-                continue;
-            };
-            if let Some(dot) = sparse_dot(q, d) {
-                hits.push((loc, 1.0 - dot, v.order(loc)));
-            }
-        }
-    }
-    hits.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.2.cmp(&b.2)));
-    hits.truncate(limit);
-    hits.into_iter().map(|(l, d, _)| (l, d)).collect()
 }
 
 /// The selected fields of `page` (records with their scores).

@@ -6,8 +6,9 @@
 //! - `version.rs`: the version and everything a reader asks of it;
 //! - `validate.rs`: Chroma's batch validation; `write.rs`: resolving a
 //!   request into puts and deletes and committing it;
-//! - `search.rs`: k-NN over a version's sources; `flush.rs`: memtable →
-//!   segment.
+//! - `search.rs`: k-NN over a version's sources; `hybrid.rs`: Chroma's
+//!   Search API, whose sparse leaves `sparse.rs` runs; `flush.rs`:
+//!   memtable → segment; `fork.rs`: copy-on-write forks.
 //!
 //! Chroma's semantics (`chroma-api.md` §5): `get` returns first-insertion
 //! order; the dimension is fixed by the first write.
@@ -18,6 +19,7 @@ pub(crate) mod flush;
 pub(crate) mod fork;
 mod hybrid;
 mod search;
+mod sparse;
 pub mod stall;
 pub mod stats;
 pub mod validate;

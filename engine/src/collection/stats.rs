@@ -25,6 +25,10 @@ pub struct CollectionStats {
     /// (each file's size times its live share), plus the WAL bytes not yet
     /// flushed: what a fully compacted collection would keep.
     pub live_bytes: u64,
+    /// Postings in the segments' sparse indexes.
+    pub sparse_postings: u64,
+    /// Bytes of the segments' sparse sections (directories included).
+    pub sparse_bytes: u64,
 }
 
 /// Computes the gauges of `core` (lists its directory).
@@ -48,6 +52,10 @@ pub(crate) fn stats(core: &Core) -> CollectionStats {
         let graph =
             std::fs::metadata(crate::graphs::path(&core.dir, s.seg.file_no)).map_or(0, |m| m.len());
         let bytes = s.seg.file_len() + graph;
+        if let Ok((postings, sparse)) = s.seg.sparse_size() {
+            out.sparse_postings += postings;
+            out.sparse_bytes += sparse;
+        }
         segment_files += bytes;
         if rows > 0 {
             out.live_bytes += (bytes as u128 * live as u128 / rows as u128) as u64;

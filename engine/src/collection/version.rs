@@ -305,7 +305,7 @@ impl Version {
 
     /// The visible live rows of one source: a segment's rows its mask
     /// leaves, a memtable's live slots.
-    fn visible(&self, src: usize) -> RowSet {
+    pub(crate) fn visible(&self, src: usize) -> RowSet {
         match self.source(src) {
             Source::Mem(m) => RowSet::Rows(m.live_slots(self.seq).map(|s| s as Row).collect()),
             Source::Seg(s) if s.mask.ones() == 0 => RowSet::All,

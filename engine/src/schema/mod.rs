@@ -153,6 +153,19 @@ impl Schema {
             .unwrap_or(true)
     }
 
+    /// The keys whose sparse-vector index is on: the ones a segment writes
+    /// posting lists for.
+    pub(crate) fn sparse_index_keys(&self) -> Vec<String> {
+        self.keys
+            .keys()
+            .filter(|k| {
+                self.keys[*k].sparse_vector.is_some()
+                    && self.index_enabled(k, ValueType::SparseVector)
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Whether sparse scores on `key` weight the query by BM25's IDF (the
     /// key's sparse index's `bm25`, else the defaults'; never by itself).
     pub fn bm25(&self, key: &str) -> bool {

@@ -6,7 +6,8 @@
 //! ```text
 //! offset size  field
 //!  0      8    magic "CHRMSEG1"
-//!  8      4    format version (2; 1 still opens: it is 2 without sparse vectors)
+//!  8      4    format version (3; 1 and 2 still open: 2 is 3 without a
+//!              sparse section, 1 is 2 without sparse-vector values)
 //! 12      4    dim: floats per vector
 //! 16      8    rows: live records in the segment
 //! 24      8    vectors_offset (= 64)
@@ -14,12 +15,16 @@
 //! 40      8    records_len
 //! 48      4    crc32 of the vector column
 //! 52      4    crc32 of the records section
-//! 56      4    reserved (0)
+//! 56      4    crc32 of the sparse section's header and directory (0 when
+//!              the file has no sparse section; always 0 before version 3)
 //! 60      4    crc32 of bytes 0..60
 //! 64           vector column: rows * dim little-endian f32, row-major
 //! records_offset  records section: bincode `SegmentRecords` (ids, order
 //!              keys, documents, metadata, uris — one entry per row, rows
 //!              sorted by order key — and the tombstone ids)
+//! S            sparse section (version 3, optional): S = records end
+//!              rounded up to 8; the rest of the file. The posting lists of
+//!              the sparse keys the schema indexes (`sparse/section.rs`)
 //! ```
 //!
 //! The file is memory-mapped; the vector column is used in place as `&[f32]`
@@ -40,10 +45,10 @@ compile_error!("segment files store little-endian f32 columns that are used in p
 
 /// Magic number at the start of a segment file.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"CHRMSEG1";
-/// Current segment format version. Version 2 may hold sparse-vector
-/// metadata values (codec tag 8); a version-1 file is the same format
-/// without them, and still opens.
-pub(crate) const SEGMENT_VERSION: u32 = 2;
+/// Current segment format version. Version 3 may end with a sparse
+/// section; version 2 may hold sparse-vector metadata values (codec tag
+/// 8); version 1 holds neither. All three open.
+pub(crate) const SEGMENT_VERSION: u32 = 3;
 /// Header size; also where the vector column starts.
 pub(crate) const HEADER_LEN: usize = 64;
 
@@ -54,7 +59,8 @@ const RECORDS_OFFSET_OFFSET: usize = VECTORS_OFFSET_OFFSET + 8;
 const RECORDS_LEN_OFFSET: usize = RECORDS_OFFSET_OFFSET + 8;
 const VECTORS_CRC_OFFSET: usize = RECORDS_LEN_OFFSET + 8;
 const RECORDS_CRC_OFFSET: usize = VECTORS_CRC_OFFSET + 4;
-const HEADER_CRC_OFFSET: usize = RECORDS_CRC_OFFSET + 8;
+const SPARSE_CRC_OFFSET: usize = RECORDS_CRC_OFFSET + 4;
+const HEADER_CRC_OFFSET: usize = SPARSE_CRC_OFFSET + 4;
 
 /// The parsed fixed header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +72,20 @@ pub(crate) struct Header {
     pub(crate) records_len: u64,
     pub(crate) vectors_crc: u32,
     pub(crate) records_crc: u32,
+    /// The sparse section's checksum (`sparse/section.rs`), 0 without one.
+    pub(crate) sparse_crc: u32,
+}
+
+impl Header {
+    /// Where the records section ends.
+    pub(crate) fn records_end(&self) -> u64 {
+        self.records_offset + self.records_len
+    }
+
+    /// Where a sparse section would start.
+    pub(crate) fn sparse_offset(&self) -> u64 {
+        self.records_end().next_multiple_of(8)
+    }
 }
 
 impl Header {
@@ -86,6 +106,7 @@ impl Header {
             .copy_from_slice(&self.vectors_crc.to_le_bytes());
         h[RECORDS_CRC_OFFSET..RECORDS_CRC_OFFSET + 4]
             .copy_from_slice(&self.records_crc.to_le_bytes());
+        h[SPARSE_CRC_OFFSET..SPARSE_CRC_OFFSET + 4].copy_from_slice(&self.sparse_crc.to_le_bytes());
         let crc = crc32fast::hash(&h[..HEADER_CRC_OFFSET]);
         h[HEADER_CRC_OFFSET..].copy_from_slice(&crc.to_le_bytes());
         h
@@ -118,6 +139,7 @@ impl Header {
             records_len: u64_at(bytes, RECORDS_LEN_OFFSET),
             vectors_crc: u32_at(bytes, VECTORS_CRC_OFFSET),
             records_crc: u32_at(bytes, RECORDS_CRC_OFFSET),
+            sparse_crc: u32_at(bytes, SPARSE_CRC_OFFSET),
         };
         let vec_bytes = h
             .rows
@@ -129,10 +151,17 @@ impl Header {
         {
             return Err("inconsistent section offsets".into());
         }
-        if h.records_offset.checked_add(h.records_len) != Some(file_len) {
+        let records_end = h
+            .records_offset
+            .checked_add(h.records_len)
+            .ok_or("records section size overflows")?;
+        // Version 3 may end with a sparse section after the records.
+        let sparse_ok = version >= 3 && file_len > records_end && {
+            file_len >= records_end.next_multiple_of(8) + 24
+        };
+        if records_end != file_len && !sparse_ok {
             return Err(format!(
-                "file is {file_len} bytes but the header describes {}",
-                h.records_offset.saturating_add(h.records_len)
+                "file is {file_len} bytes but the header describes {records_end}"
             ));
         }
         Ok(h)
@@ -160,10 +189,15 @@ pub fn check_bytes(bytes: &[u8]) -> Result<usize, String> {
     if crc32fast::hash(vectors) != h.vectors_crc {
         return Err("vector column checksum mismatch".into());
     }
-    let recs = &bytes[h.records_offset as usize..];
+    let recs = &bytes[h.records_offset as usize..h.records_end() as usize];
     if crc32fast::hash(recs) != h.records_crc {
         return Err("records section checksum mismatch".into());
     }
     let r = records::SegmentRecords::decode(recs, h.rows)?;
+    if h.records_end() < bytes.len() as u64 {
+        let sparse = &bytes[h.sparse_offset() as usize..];
+        let s = crate::sparse::SparseSection::decode(sparse, h.sparse_crc)?;
+        s.check_all(sparse)?;
+    }
     Ok(r.ids.len())
 }

@@ -13,6 +13,8 @@ use super::{Header, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filter::MetadataIndex;
 use crate::index::{SegmentGraph, VectorColumn};
+use crate::sparse::section::TermList;
+use crate::sparse::SparseSection;
 
 /// Where an id sits in a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,9 @@ pub(crate) struct Segment {
     /// Every row's norm, taken the first time a cosine scan needs them
     /// (while the segment has no graph), so a scan reads each row once.
     norms: OnceLock<Vec<f32>>,
+    /// The sparse section's directory, decoded on first use (`None`: the
+    /// file has no sparse section).
+    sparse: OnceLock<std::result::Result<Option<SparseSection>, String>>,
 }
 
 impl Segment {
@@ -82,6 +87,7 @@ impl Segment {
             vectors_ok: OnceLock::new(),
             graph: OnceLock::new(),
             norms: OnceLock::new(),
+            sparse: OnceLock::new(),
         })
     }
 
@@ -104,8 +110,7 @@ impl Segment {
     pub(crate) fn loaded(&self) -> Result<&Arc<Loaded>> {
         let r = self.loaded.get_or_init(|| {
             let h = &self.header;
-            let bytes =
-                &self.mmap[h.records_offset as usize..(h.records_offset + h.records_len) as usize];
+            let bytes = &self.mmap[h.records_offset as usize..h.records_end() as usize];
             if crc32fast::hash(bytes) != h.records_crc {
                 return Err("records section checksum mismatch".into());
             }
@@ -123,6 +128,59 @@ impl Segment {
         });
         r.as_ref()
             .map_err(|d| Error::corrupted(&self.path, d.clone()))
+    }
+
+    /// The sparse section's bytes (empty when the file has none).
+    fn sparse_bytes(&self) -> &[u8] {
+        let h = &self.header;
+        if h.records_end() >= self.mmap.len() as u64 {
+            return &[];
+        }
+        &self.mmap[h.sparse_offset() as usize..]
+    }
+
+    /// The sparse section's directory, checked and decoded on first use.
+    fn sparse(&self) -> Result<Option<&SparseSection>> {
+        let r = self.sparse.get_or_init(|| {
+            let bytes = self.sparse_bytes();
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            SparseSection::decode(bytes, self.header.sparse_crc).map(Some)
+        });
+        match r {
+            Ok(s) => Ok(s.as_ref()),
+            Err(d) => Err(Error::corrupted(&self.path, d.clone())),
+        }
+    }
+
+    /// The posting lists of `terms` under sparse key `key` (`None` for a
+    /// term no row holds), or `None` when the segment has no postings for
+    /// the key (written before its index existed, or by format 2).
+    pub(crate) fn sparse_lists(
+        &self,
+        key: &str,
+        terms: &[u32],
+    ) -> Result<Option<Vec<Option<TermList<'_>>>>> {
+        let Some(sec) = self.sparse()? else {
+            return Ok(None);
+        };
+        let Some(k) = sec.key(key) else {
+            return Ok(None);
+        };
+        let bytes = self.sparse_bytes();
+        terms
+            .iter()
+            .map(|&t| sec.term(bytes, k, t))
+            .collect::<std::result::Result<Vec<_>, String>>()
+            .map(Some)
+            .map_err(|d| Error::corrupted(&self.path, d))
+    }
+
+    /// `(postings, bytes)` of the sparse section (every key's).
+    pub(crate) fn sparse_size(&self) -> Result<(u64, u64)> {
+        let bytes = self.sparse_bytes().len() as u64;
+        Ok((self.sparse()?.map_or(0, |s| s.postings_count()), bytes))
     }
 
     /// The metadata index of this segment, built on first use.
@@ -291,6 +349,7 @@ mod tests {
             dim,
             recs.iter().collect(),
             vec![],
+            &[],
         )
         .unwrap();
         let col = seg.column().unwrap();

@@ -12,7 +12,8 @@ use crate::fs::{Fs, WriteFile};
 use crate::record::StoredRecord;
 
 /// Writes segment `file_no` holding `records` (sorted by order key here)
-/// and `tombstones`, and opens it.
+/// and `tombstones`, with the posting lists of the sparse keys
+/// `sparse_keys`, and opens it.
 pub(crate) fn write(
     fs: &dyn Fs,
     dir: &Path,
@@ -20,6 +21,7 @@ pub(crate) fn write(
     dim: usize,
     mut records: Vec<&StoredRecord>,
     tombstones: Vec<&str>,
+    sparse_keys: &[String],
 ) -> Result<Segment> {
     records.sort_by_key(|r| r.order);
     let path = super::path(dir, file_no);
@@ -51,7 +53,20 @@ pub(crate) fn write(
     };
     let recs = crate::codec::encode(&section);
     w.write_all(&recs).map_err(io)?;
+    let (sparse, sparse_crc) = crate::sparse::section::build(
+        sparse_keys,
+        records
+            .iter()
+            .enumerate()
+            .map(|(row, r)| (row as u32, r.metadata.as_ref())),
+    );
     let vec_bytes = (records.len() * dim * 4) as u64;
+    let records_end = HEADER_LEN as u64 + vec_bytes + recs.len() as u64;
+    if !sparse.is_empty() {
+        let pad = records_end.next_multiple_of(8) - records_end;
+        w.write_all(&[0u8; 8][..pad as usize]).map_err(io)?;
+        w.write_all(&sparse).map_err(io)?;
+    }
     let header = Header {
         dim: dim as u32,
         rows: records.len() as u64,
@@ -60,6 +75,7 @@ pub(crate) fn write(
         records_len: recs.len() as u64,
         vectors_crc: vcrc.finalize(),
         records_crc: crc32fast::hash(&recs),
+        sparse_crc,
     };
     w.flush().map_err(io)?;
     drop(w);

@@ -85,6 +85,7 @@ fn merge(core: &Core, range: Range<usize>) -> Result<()> {
             v.dimension.unwrap_or(0),
             records.iter().collect(),
             tombstones,
+            &v.schema.sparse_index_keys(),
         )?;
         Some(SegView::new(Arc::new(s))?)
     };
