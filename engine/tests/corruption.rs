@@ -185,3 +185,125 @@ fn flipped_byte_in_catalog_is_reported() {
     flip(&catalog, |n| n / 2);
     expect_corrupted(Db::open(dir.path()).err().unwrap(), &catalog);
 }
+
+/// A collection with a BM25 sparse index on `s`, three records, flushed
+/// (so its segment carries a sparse section); returns (dir, id).
+fn flushed_sparse(root: &Path) -> (PathBuf, uuid::Uuid) {
+    use chromite_engine::schema::{
+        IndexType, SparseVectorIndexConfig, SparseVectorValueType, ValueTypes,
+    };
+    let db = open(root);
+    let mut schema = Schema::default();
+    schema.keys.insert(
+        "s".into(),
+        ValueTypes {
+            sparse_vector: Some(SparseVectorValueType {
+                sparse_vector_index: Some(IndexType {
+                    enabled: true,
+                    config: SparseVectorIndexConfig {
+                        bm25: Some(true),
+                        ..Default::default()
+                    },
+                }),
+            }),
+            ..Default::default()
+        },
+    );
+    let info = db
+        .create_collection(
+            DEFAULT_TENANT,
+            DEFAULT_DATABASE,
+            "sparse",
+            CollectionSpec {
+                schema: Some(schema),
+                ..Default::default()
+            },
+            false,
+        )
+        .unwrap();
+    let c = db.collection(info.id).unwrap();
+    let mut b = batch(&["a", "b", "c"], &[&[0.0, 0.0], &[1.0, 0.0], &[0.0, 1.0]]);
+    b.metadatas = Some(
+        [vec![1u32, 4], vec![4, 9], vec![2]]
+            .into_iter()
+            .map(|indices| {
+                let values = indices.iter().map(|&i| i as f32 * 0.5).collect();
+                Some(upd(&[(
+                    "s",
+                    Some(MetadataValue::SparseVector(SparseVector {
+                        indices,
+                        values,
+                        tokens: None,
+                    })),
+                )]))
+            })
+            .collect(),
+    );
+    c.add(b).unwrap();
+    c.flush().unwrap();
+    new_collection(&db, "bystander")
+        .add(batch(&["x"], &[&[1.0, 1.0]]))
+        .unwrap();
+    (root.join("collections").join(info.id.to_string()), info.id)
+}
+
+fn sparse_search(c: &Collection) -> Result<Vec<String>> {
+    use chromite_engine::search::{Knn, QueryVector, Rank, SearchPayload};
+    let rank = Rank::Knn(Knn {
+        query: QueryVector::Sparse(SparseVector {
+            indices: vec![4],
+            values: vec![1.0],
+            tokens: None,
+        }),
+        key: "s".into(),
+        limit: 10,
+        default: None,
+        return_rank: false,
+    });
+    let payload = SearchPayload {
+        rank: Some(rank),
+        ..Default::default()
+    };
+    Ok(c.search(&[payload])?.remove(0).ids)
+}
+
+#[test]
+fn damaged_sparse_section_is_reported_and_the_rest_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cdir, id) = flushed_sparse(dir.path());
+    {
+        let db = open(dir.path());
+        let hits = sparse_search(&db.collection(id).unwrap()).unwrap();
+        assert_eq!(hits, ["a", "b"]); // equal products: insertion order
+    }
+    let seg = files(&cdir, "seg-").pop().unwrap();
+    let original = fs::read(&seg).unwrap();
+    let sparse_at = original
+        .windows(8)
+        .position(|w| w == b"CHRMSPX1")
+        .expect("the segment has a sparse section");
+    // A posting (the file's last byte is a weight), then the directory.
+    for at in [original.len() - 1, sparse_at + 30] {
+        let mut bytes = original.clone();
+        bytes[at] ^= 0x5A;
+        fs::write(&seg, &bytes).unwrap();
+        let db = open(dir.path());
+        let c = db.collection(id).unwrap();
+        expect_corrupted(sparse_search(&c).unwrap_err(), &seg);
+        // The records and the dense index are intact and keep serving,
+        // and so does every other collection.
+        assert_eq!(get_all(&c).ids, ["a", "b", "c"]);
+        let q = c
+            .query(QueryRequest {
+                query_embeddings: vec![vec![1.0, 0.0]],
+                n_results: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(q.ids, [["b"]]);
+        let other = db
+            .get_collection_by_name(DEFAULT_TENANT, DEFAULT_DATABASE, "bystander")
+            .unwrap();
+        assert_eq!(get_all(&db.collection(other.id).unwrap()).ids, ["x"]);
+    }
+}
