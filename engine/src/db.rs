@@ -372,11 +372,14 @@ impl Db {
             let _ = crate::fs::remove_dir_all(fs, &dir);
             return Err(e);
         }
+        // Chroma's answer (`chroma-search-api.md` §7): the source's
+        // dimension and log position, version 0. The fork is not opened
+        // here (that would decode every record of its segments); its first
+        // use opens it.
         let info = CollectionInfo {
             id: new_id,
             name: new_name.to_string(),
-            dimension: None,
-            log_position: 0,
+            dimension: core.version().dimension,
             version: 0,
             ..source
         };
@@ -398,7 +401,12 @@ impl Db {
             Ok(info)
         });
         match added {
-            Ok(info) => Ok(reg.live(info)),
+            // With the schema as the source's records have grown it (the
+            // fork's manifest carries the same discovered keys).
+            Ok(info) => Ok(CollectionInfo {
+                schema: (*core.version().schema).clone(),
+                ..info
+            }),
             Err(e) => {
                 let _ = crate::fs::remove_dir_all(fs, &dir);
                 Err(e)

@@ -25,6 +25,8 @@ async fn fork_answers_a_collection_and_counts_edges_per_tree() {
     );
     assert_eq!(child["metadata"], json!({"owner": "me"}));
     assert_eq!(child["dimension"], 2);
+    // §7: a fork answers version 0.
+    assert_eq!(child["version"], 0);
     assert_eq!(
         child["schema"]["keys"]["k"]["int"]["int_inverted_index"]["enabled"],
         true
