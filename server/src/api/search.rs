@@ -24,10 +24,18 @@ pub async fn search(
     let id = Uuid::parse_str(&raw_id)
         .map_err(|_| ApiError::invalid("Collection ID is not a valid UUIDv4"))?;
     // Payload validation comes first (Chroma's order), before any model
-    // time: with placeholder vectors for text queries.
-    for (i, p) in body.searches.iter().enumerate() {
-        p.clone()
-            .into_engine(i, &mut std::iter::repeat(Vec::new()))?;
+    // time; every payload's errors are reported together.
+    let problems: Vec<String> = body
+        .searches
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.problems(i))
+        .collect();
+    if !problems.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "Validation error: {}",
+            problems.join("\n")
+        )));
     }
     // Text queries (a Chromite extension) are embedded by the model, as
     // `query_texts` are; only the dense vector can be.
@@ -49,8 +57,7 @@ pub async fn search(
     let payloads = body
         .searches
         .into_iter()
-        .enumerate()
-        .map(|(i, p)| p.into_engine(i, &mut embedded))
+        .map(|p| p.into_engine(&mut embedded))
         .collect::<ApiResult<Vec<_>>>()?;
     let n = payloads.len();
     let db = state.db.clone();

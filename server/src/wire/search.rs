@@ -184,8 +184,28 @@ struct SelectWire {
     keys: Vec<String>,
 }
 
-fn invalid(i: usize, field: &str, msg: &str) -> ApiError {
-    ApiError::invalid(format!("Validation error: searches[{i}].{field}: {msg}"))
+/// Why the first invalid sparse query of a rank (depth first) is invalid.
+fn first_bad_sparse(r: &RankWire) -> Option<&'static str> {
+    match r {
+        RankWire::Abs(a) | RankWire::Exp(a) | RankWire::Log(a) => first_bad_sparse(a),
+        RankWire::Div { left, right } | RankWire::Sub { left, right } => {
+            first_bad_sparse(left).or_else(|| first_bad_sparse(right))
+        }
+        RankWire::Max(v) | RankWire::Min(v) | RankWire::Mul(v) | RankWire::Sum(v) => {
+            v.iter().find_map(first_bad_sparse)
+        }
+        RankWire::Val(_) => None,
+        RankWire::Knn(k) => match &k.query {
+            QueryVector::Sparse(s) => SparseVector {
+                indices: s.indices.clone(),
+                values: s.values.clone(),
+                tokens: s.tokens.clone(),
+            }
+            .check()
+            .err(),
+            _ => None,
+        },
+    }
 }
 
 /// The text queries of a rank, depth first, each with its key.
@@ -208,39 +228,26 @@ fn texts_of(r: &RankWire, out: &mut Vec<(String, String)>) {
     }
 }
 
-fn rank_of<E: Iterator<Item = Vec<f32>>>(
-    r: RankWire,
-    i: usize,
-    embedded: &mut E,
-) -> ApiResult<Rank> {
+fn rank_of<E: Iterator<Item = Vec<f32>>>(r: RankWire, embedded: &mut E) -> ApiResult<Rank> {
     fn many<E: Iterator<Item = Vec<f32>>>(
         v: Vec<RankWire>,
-        i: usize,
         embedded: &mut E,
     ) -> ApiResult<Vec<Rank>> {
-        v.into_iter().map(|r| rank_of(r, i, embedded)).collect()
+        v.into_iter().map(|r| rank_of(r, embedded)).collect()
     }
-    fn one<E: Iterator<Item = Vec<f32>>>(
-        b: RankWire,
-        i: usize,
-        embedded: &mut E,
-    ) -> ApiResult<Box<Rank>> {
-        rank_of(b, i, embedded).map(Box::new)
+    fn one<E: Iterator<Item = Vec<f32>>>(b: RankWire, embedded: &mut E) -> ApiResult<Box<Rank>> {
+        rank_of(b, embedded).map(Box::new)
     }
     Ok(match r {
-        RankWire::Abs(a) => Rank::Abs(one(*a, i, embedded)?),
-        RankWire::Exp(a) => Rank::Exp(one(*a, i, embedded)?),
-        RankWire::Log(a) => Rank::Log(one(*a, i, embedded)?),
-        RankWire::Div { left, right } => {
-            Rank::Div(one(*left, i, embedded)?, one(*right, i, embedded)?)
-        }
-        RankWire::Sub { left, right } => {
-            Rank::Sub(one(*left, i, embedded)?, one(*right, i, embedded)?)
-        }
-        RankWire::Max(v) => Rank::Max(many(v, i, embedded)?),
-        RankWire::Min(v) => Rank::Min(many(v, i, embedded)?),
-        RankWire::Mul(v) => Rank::Mul(many(v, i, embedded)?),
-        RankWire::Sum(v) => Rank::Sum(many(v, i, embedded)?),
+        RankWire::Abs(a) => Rank::Abs(one(*a, embedded)?),
+        RankWire::Exp(a) => Rank::Exp(one(*a, embedded)?),
+        RankWire::Log(a) => Rank::Log(one(*a, embedded)?),
+        RankWire::Div { left, right } => Rank::Div(one(*left, embedded)?, one(*right, embedded)?),
+        RankWire::Sub { left, right } => Rank::Sub(one(*left, embedded)?, one(*right, embedded)?),
+        RankWire::Max(v) => Rank::Max(many(v, embedded)?),
+        RankWire::Min(v) => Rank::Min(many(v, embedded)?),
+        RankWire::Mul(v) => Rank::Mul(many(v, embedded)?),
+        RankWire::Sum(v) => Rank::Sum(many(v, embedded)?),
         RankWire::Val(x) => Rank::Val(x),
         RankWire::Knn(k) => {
             let query = match k.query {
@@ -250,21 +257,12 @@ fn rank_of<E: Iterator<Item = Vec<f32>>>(
                         .next()
                         .ok_or_else(|| ApiError::internal("a text query was not embedded"))?,
                 ),
-                QueryVector::Sparse(s) => {
-                    let v = SparseVector {
-                        indices: s.indices,
-                        values: s.values,
-                        tokens: s.tokens,
-                    };
-                    v.check().map_err(|why| {
-                        invalid(
-                            i,
-                            "rank",
-                            &format!("Invalid sparse vector in KNN query: {why}"),
-                        )
-                    })?;
-                    EngineQuery::Sparse(v)
-                }
+                // Checked by `problems` first.
+                QueryVector::Sparse(s) => EngineQuery::Sparse(SparseVector {
+                    indices: s.indices,
+                    values: s.values,
+                    tokens: s.tokens,
+                }),
             };
             Rank::Knn(Knn {
                 query,
@@ -292,39 +290,73 @@ impl SearchPayloadWire {
         out
     }
 
-    /// The engine payload, validated in Chroma's order with its messages
-    /// (payload `i` of the request); `embedded` holds the vectors of
+    /// Chroma's validation errors of payload `i`, each as
+    /// `searches[i].field: message`, in field order: the first invalid
+    /// sparse query of the rank, the first `group_by` error, then the
+    /// payload-level one (`group_by` without a rank). The handler joins
+    /// every payload's with `\n`, as Chroma joins field errors.
+    pub fn problems(&self, i: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let at = |field: &str, msg: &str| format!("searches[{i}].{field}: {msg}");
+        if let Some(why) = self.rank.as_ref().and_then(first_bad_sparse) {
+            out.push(at(
+                "rank",
+                &format!("Invalid sparse vector in KNN query: {why}"),
+            ));
+        }
+        let g = &self.group_by;
+        match (g.keys.is_empty(), &g.aggregate) {
+            (true, None) => {}
+            (false, Some(a)) => {
+                let (keys, k) = match a {
+                    AggregateWire::MinK { keys, k } | AggregateWire::MaxK { keys, k } => (keys, *k),
+                };
+                let why = if g.keys.iter().any(|k| is_reserved(k, false)) {
+                    Some("group_by keys must be metadata fields (cannot use #score, #document, #embedding, or #metadata)")
+                } else if keys.is_empty() {
+                    Some("aggregate keys must not be empty")
+                } else if k == 0 {
+                    Some("aggregate k must be greater than 0")
+                } else if keys.iter().any(|k| is_reserved(k, true)) {
+                    Some("aggregate keys must be metadata fields or #score (cannot use #document, #embedding, or #metadata)")
+                } else {
+                    None
+                };
+                match why {
+                    Some(why) => out.push(at("group_by", why)),
+                    None if self.rank.is_none() => out.push(at(
+                        "__all__",
+                        "group_by requires rank expression to be specified",
+                    )),
+                    None => {}
+                }
+            }
+            _ => out.push(at(
+                "group_by",
+                "group_by keys and aggregate must both be specified or both be omitted",
+            )),
+        }
+        out
+    }
+
+    /// The engine payload of a payload [`SearchPayloadWire::problems`]
+    /// found nothing wrong with; `embedded` holds the vectors of
     /// [`SearchPayloadWire::texts`], in order.
     pub fn into_engine(
         self,
-        i: usize,
         embedded: &mut impl Iterator<Item = Vec<f32>>,
     ) -> ApiResult<SearchPayload> {
-        let rank = self.rank.map(|r| rank_of(r, i, embedded)).transpose()?;
-        let g = self.group_by;
-        let group_by = match (g.keys.is_empty(), g.aggregate) {
-            (true, None) => None,
+        let rank = self.rank.map(|r| rank_of(r, embedded)).transpose()?;
+        let group_by = match (self.group_by.keys.is_empty(), self.group_by.aggregate) {
             (false, Some(a)) => {
-                if g.keys.iter().any(|k| is_reserved(k, false)) {
-                    return Err(invalid(i, "group_by", "group_by keys must be metadata fields (cannot use #score, #document, #embedding, or #metadata)"));
-                }
                 let (keys, k, max) = match a {
                     AggregateWire::MinK { keys, k } => (keys, k, false),
                     AggregateWire::MaxK { keys, k } => (keys, k, true),
                 };
-                if keys.is_empty() {
-                    return Err(invalid(i, "group_by", "aggregate keys must not be empty"));
-                }
-                if k == 0 {
-                    return Err(invalid(i, "group_by", "aggregate k must be greater than 0"));
-                }
-                if keys.iter().any(|k| is_reserved(k, true)) {
-                    return Err(invalid(i, "group_by", "aggregate keys must be metadata fields or #score (cannot use #document, #embedding, or #metadata)"));
-                }
                 let keys: Vec<Key> = keys.iter().map(|k| Key::parse(k)).collect();
                 let k = k as usize;
                 Some(GroupBy {
-                    keys: g.keys,
+                    keys: self.group_by.keys,
                     aggregate: if max {
                         Aggregate::MaxK { keys, k }
                     } else {
@@ -332,21 +364,8 @@ impl SearchPayloadWire {
                     },
                 })
             }
-            _ => {
-                return Err(invalid(
-                    i,
-                    "group_by",
-                    "group_by keys and aggregate must both be specified or both be omitted",
-                ))
-            }
+            _ => None,
         };
-        if group_by.is_some() && rank.is_none() {
-            return Err(invalid(
-                i,
-                "__all__",
-                "group_by requires rank expression to be specified",
-            ));
-        }
         Ok(SearchPayload {
             filter: self.filter.0,
             rank,
