@@ -28,6 +28,25 @@ pub enum Command {
     Run(RunArgs),
     /// Embed stdin lines with a model and print one JSON vector per line.
     Embed(EmbedArgs),
+    /// Import a Chroma persistent directory (chromadb 0.4 to 1.5) into a
+    /// Chromite store; the source is only read.
+    Import(ImportArgs),
+}
+
+/// `chromite import` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The Chroma persistent directory (the one holding `chroma.sqlite3`).
+    pub src: PathBuf,
+    /// The Chromite data directory to import into (created if missing).
+    #[arg(long, env = "CHROMITE_PATH", default_value = "./data/chroma")]
+    pub path: PathBuf,
+    /// Replace collections the store already has under the same names.
+    #[arg(long, default_value_t = false)]
+    pub overwrite: bool,
+    /// Log level (trace, debug, info, warn, error).
+    #[arg(long, env = "CHROMITE_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
 }
 
 /// `chromite embed` flags.

@@ -61,7 +61,7 @@ pub fn collection_metadata(
 
 // ---------------------------------------------------------------- configuration
 
-fn space_from_str(s: &str) -> ApiResult<Space> {
+pub(crate) fn space_from_str(s: &str) -> ApiResult<Space> {
     match s {
         "l2" => Ok(Space::L2),
         "cosine" => Ok(Space::Cosine),
@@ -90,7 +90,7 @@ fn meta_usize(v: &MetadataValue, key: &str) -> ApiResult<usize> {
 }
 
 /// Applies the legacy `hnsw:*` metadata keys (they win over configuration).
-fn apply_legacy_metadata(hnsw: &mut HnswConfig, meta: &Metadata) -> ApiResult<()> {
+pub(crate) fn apply_legacy_metadata(hnsw: &mut HnswConfig, meta: &Metadata) -> ApiResult<()> {
     for (key, v) in meta {
         match key.as_str() {
             "hnsw:space" => match v {

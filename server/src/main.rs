@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use chromite_embed::{EmbedOptions, JinaTask, Task, TextEmbedder};
-use chromite_server::config::{Cli, Command, EmbedArgs, RunArgs, Settings};
+use chromite_server::config::{Cli, Command, EmbedArgs, ImportArgs, RunArgs, Settings};
 use chromite_server::{app, AppState};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -23,6 +23,74 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Embed(args) => embed(args),
+        Command::Import(args) => import(args),
+    }
+}
+
+/// `chromite import SRC --path DEST`: a progress bar on a terminal (log
+/// lines otherwise), a summary at the end; exit status 2 when some
+/// collections could not be imported.
+fn import(args: ImportArgs) -> ExitCode {
+    use chromite_server::import::{import_chroma_dir, ImportOptions};
+    use indicatif::{ProgressBar, ProgressStyle};
+    init_tracing(&args.log_level);
+    let db = match chromite_engine::Db::open(&args.path) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("chromite: cannot open {}: {e}", args.path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} records ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut last_log = std::time::Instant::now();
+    let mut progress = |label: &str, done: usize, total: usize| {
+        if bar.is_hidden() {
+            if last_log.elapsed().as_secs() >= 5 {
+                tracing::info!(collection = label, done, total, "importing");
+                last_log = std::time::Instant::now();
+            }
+        } else {
+            bar.set_message(label.to_string());
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    };
+    let opts = ImportOptions {
+        overwrite: args.overwrite,
+    };
+    let report = match import_chroma_dir(&args.src, &db, &opts, &mut progress) {
+        Ok(r) => r,
+        Err(e) => {
+            bar.finish_and_clear();
+            eprintln!("chromite import: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    bar.finish_and_clear();
+    if let Err(e) = db.flush() {
+        eprintln!("chromite import: flushing the store: {e}");
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "imported {} collections, {} records in {:.1} s from {} into {}",
+        report.imported.len(),
+        report.records(),
+        report.seconds,
+        args.src.display(),
+        args.path.display()
+    );
+    for (name, why) in &report.failed {
+        println!("NOT imported: {name}: {why}");
+    }
+    if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!("partial import: {} collections failed", report.failed.len());
+        ExitCode::from(2)
     }
 }
 

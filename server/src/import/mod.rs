@@ -1,0 +1,252 @@
+//! `chromite import`: bring a Chroma persistent directory (chromadb 0.4 to
+//! 1.5) into a Chromite store, following `../shared/chroma-format.md`.
+//!
+//! - `sqlite.rs` reads `chroma.sqlite3` read-only (scopes, collections,
+//!   the METADATA segment's records, watermarks, the queue);
+//! - `hnsw.rs` reads a flushed VECTOR segment folder (hnswlib files and the
+//!   pickled id map);
+//! - `replay.rs` rebuilds each collection's records: the METADATA rows and
+//!   flushed vectors, with the queue replayed past each watermark;
+//! - `config.rs` turns a collection's stored settings into a create request.
+//!
+//! Every tenant, database and collection comes over, records in Chroma's
+//! `get()` order. A collection that cannot be read is reported (naming the
+//! file) and skipped; the others still import, and the report says the
+//! import was partial. The source directory is never written to.
+//!
+//! Cosine vectors: Chroma keeps flushed cosine vectors normalised with
+//! their norm beside them, and its `get()` returns `v · norm`; for cosine
+//! vectors still in the queue it returns hnswlib's normalisation round
+//! trip of the input. The import stores exactly what Chroma's `get()`
+//! returns in both cases, so a client sees the same vectors before and
+//! after the switch.
+
+mod config;
+mod hnsw;
+mod replay;
+mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chromite_engine::{Db, RecordBatch, Space};
+
+use self::sqlite::{ChromaSqlite, CollectionRow};
+
+/// Why an import (or one collection of it) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The source has no `chroma.sqlite3`.
+    #[error("{0} is not a Chroma persistent directory (no chroma.sqlite3)")]
+    NotChroma(PathBuf),
+    /// SQLite could not read the file (corrupt, not a database, ...).
+    #[error("{file}: {source}")]
+    Sqlite {
+        /// The file.
+        file: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// A file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file's content is not what Chroma writes.
+    #[error("{file}: {what}")]
+    Data {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// A collection's records do not add up.
+    #[error("collection {collection}: {what}")]
+    Collection {
+        /// `tenant/database/name`.
+        collection: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// Writing into the Chromite store failed.
+    #[error("the Chromite store: {0}")]
+    Store(#[from] chromite_engine::Error),
+}
+
+impl ImportError {
+    fn sqlite(file: &Path, source: rusqlite::Error) -> ImportError {
+        ImportError::Sqlite {
+            file: file.to_path_buf(),
+            source,
+        }
+    }
+
+    fn io(file: &Path, source: std::io::Error) -> ImportError {
+        ImportError::Io {
+            file: file.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Replace a collection the store already has under the same name
+    /// (otherwise it is refused and reported).
+    pub overwrite: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    /// `(tenant/database/name, records)` of every imported collection.
+    pub imported: Vec<(String, usize)>,
+    /// Collections that could not be imported, with why.
+    pub failed: Vec<(String, ImportError)>,
+    /// Seconds the whole import took.
+    pub seconds: f64,
+}
+
+impl ImportReport {
+    /// Records imported in all.
+    pub fn records(&self) -> usize {
+        self.imported.iter().map(|c| c.1).sum()
+    }
+}
+
+/// Records per `add` call.
+const BATCH: usize = 1000;
+
+/// Imports the Chroma directory `src` into `db`; `progress(done, total)`
+/// is called as records are written.
+pub fn import_chroma_dir(
+    src: &Path,
+    db: &Db,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<ImportReport, ImportError> {
+    let t0 = Instant::now();
+    let sql = ChromaSqlite::open(src)?;
+    let (tenants, databases) = sql.scopes()?;
+    for t in &tenants {
+        if db.get_tenant(t).is_err() {
+            db.create_tenant(t)?;
+        }
+    }
+    for (t, d) in &databases {
+        if db.get_database(t, d).is_err() {
+            db.create_database(t, d)?;
+        }
+    }
+    let mut report = ImportReport::default();
+    for c in sql.collections()? {
+        let label = format!("{}/{}/{}", c.tenant, c.database, c.name);
+        match import_collection(src, &sql, db, &c, opts, &label, progress) {
+            Ok(n) => {
+                tracing::info!(collection = %label, records = n, "imported");
+                report.imported.push((label, n));
+            }
+            Err(e) => {
+                tracing::error!(collection = %label, "not imported: {e}");
+                report.failed.push((label, e));
+            }
+        }
+    }
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn import_collection(
+    src: &Path,
+    sql: &ChromaSqlite,
+    db: &Db,
+    c: &CollectionRow,
+    opts: &ImportOptions,
+    label: &str,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<usize, ImportError> {
+    let fail = |what: String| ImportError::Collection {
+        collection: label.to_string(),
+        what,
+    };
+    let (spec, space) = config::spec(c).map_err(fail)?;
+    // Read everything before touching the store.
+    let records = match (c.dimension, &c.metadata_segment) {
+        (Some(dim), Some(meta_seg)) if dim > 0 => {
+            let cosine = space == Space::Cosine;
+            let meta = sql.records(meta_seg)?;
+            let wm = sql.watermark(meta_seg)?.unwrap_or(0);
+            let flushed = match &c.vector_segment {
+                Some(v) => hnsw::read(&src.join(v), dim as usize, cosine)?,
+                None => None,
+            };
+            let wv = match &c.vector_segment {
+                Some(v) => sql.watermark(v)?,
+                None => None,
+            }
+            .or(flushed.as_ref().and_then(|f| f.max_seq_id))
+            .unwrap_or(0);
+            let mut recs =
+                replay::Records::new(meta, flushed.map(|f| f.vectors).unwrap_or_default());
+            for row in sql.queue(&c.id, wv.min(wm))? {
+                recs.apply(row, wv, wm, cosine).map_err(fail)?;
+            }
+            let out = recs.finish();
+            if let Some(lost) = out.iter().find(|r| r.vector.is_none()) {
+                return Err(fail(format!(
+                    "record {:?} has no vector in the index files or the queue (its folder or pickle is missing)",
+                    lost.record.id
+                )));
+            }
+            out
+        }
+        _ => Vec::new(),
+    };
+    if db
+        .get_collection_by_name(&c.tenant, &c.database, &c.name)
+        .is_ok()
+    {
+        if !opts.overwrite {
+            return Err(fail(
+                "the store already has a collection of that name (use --overwrite to replace it)"
+                    .into(),
+            ));
+        }
+        db.delete_collection(&c.tenant, &c.database, &c.name)?;
+    }
+    let info = db.create_collection(&c.tenant, &c.database, &c.name, spec, false)?;
+    let col = db.collection(info.id)?;
+    let total = records.len();
+    let mut done = 0;
+    for chunk in records.chunks(BATCH) {
+        let batch = RecordBatch {
+            ids: chunk.iter().map(|r| r.record.id.clone()).collect(),
+            embeddings: Some(
+                chunk
+                    .iter()
+                    .map(|r| r.vector.clone().unwrap_or_default())
+                    .collect(),
+            ),
+            documents: Some(chunk.iter().map(|r| r.record.document.clone()).collect()),
+            metadatas: Some(
+                chunk
+                    .iter()
+                    .map(|r| {
+                        (!r.record.metadata.is_empty())
+                            .then(|| replay::as_update(&r.record.metadata))
+                    })
+                    .collect(),
+            ),
+            uris: Some(chunk.iter().map(|r| r.record.uri.clone()).collect()),
+        };
+        col.add(batch)?;
+        done += chunk.len();
+        progress(label, done, total);
+    }
+    col.flush()?;
+    Ok(total)
+}
