@@ -104,6 +104,10 @@ pub struct RunArgs {
     /// Log filter (`error`, `warn`, `info`, `debug`, `trace`, or a tracing directive).
     #[arg(long, env = "CHROMITE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+    /// Do not import a Chroma persistent directory found at `--path`
+    /// (by default its data is imported once, beside it, before serving).
+    #[arg(long, env = "CHROMITE_NO_CHROMA_IMPORT", default_value_t = false)]
+    pub no_chroma_import: bool,
     /// Embedding model (directory, or a name in the local Hugging Face cache) used to
     /// embed documents sent without embeddings and `query_texts`; also env `MODEL_NAME`.
     #[arg(long, env = "CHROMITE_MODEL")]

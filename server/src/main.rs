@@ -222,6 +222,32 @@ async fn serve(args: RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("opening the store failed: {e}"))?
         .map_err(|e| format!("cannot open the store at {}: {e}", args.path.display()))?;
+    if !args.no_chroma_import {
+        let (dir, store) = (args.path.clone(), db.clone());
+        let done = tokio::task::spawn_blocking(move || {
+            chromite_server::import::import_in_place(&dir, &store)
+        })
+        .await
+        .map_err(|e| format!("importing the Chroma data failed: {e}"))?
+        .map_err(|e| {
+            format!(
+                "cannot import the Chroma data at {}: {e}",
+                args.path.display()
+            )
+        })?;
+        if let Some(r) = done {
+            tracing::info!(
+                collections = r.imported.len(),
+                records = r.records(),
+                seconds = r.seconds,
+                "imported the Chroma persistent directory at {} (its files are untouched; --no-chroma-import skips this)",
+                args.path.display()
+            );
+            for (name, why) in &r.failed {
+                tracing::error!(collection = %name, "not imported from Chroma: {why}");
+            }
+        }
+    }
     let mut state = AppState::new(db.clone(), Settings::from(&args));
     if let Some(model) = args.model() {
         let name = model.clone();

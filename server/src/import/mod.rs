@@ -118,6 +118,53 @@ impl ImportReport {
     }
 }
 
+/// The file a drop-in start leaves once it has imported the Chroma data
+/// beside it (so the next start serves without importing again).
+pub const IMPORTED_MARKER: &str = "CHROMITE_IMPORTED_FROM_CHROMA";
+
+/// The drop-in start (`chromite run --path DIR` on a Chroma directory):
+/// when `dir` holds `chroma.sqlite3` and no marker, imports it into `db`
+/// (whose files live beside Chroma's, which stay untouched) and writes the
+/// marker. An import a crash interrupted left no marker and nothing was
+/// served from it, so it is redone from the start, replacing what it had
+/// written. `None` when there was nothing to do.
+pub fn import_in_place(dir: &Path, db: &Db) -> Result<Option<ImportReport>, ImportError> {
+    let marker = dir.join(IMPORTED_MARKER);
+    if !dir.join("chroma.sqlite3").is_file() || marker.exists() {
+        return Ok(None);
+    }
+    let opts = ImportOptions { overwrite: true };
+    let mut last = Instant::now();
+    let mut progress = |label: &str, done: usize, total: usize| {
+        if last.elapsed().as_secs() >= 5 {
+            tracing::info!(collection = label, done, total, "importing the Chroma data");
+            last = Instant::now();
+        }
+    };
+    let report = import_chroma_dir(dir, db, &opts, &mut progress)?;
+    db.flush()?;
+    let mut text = format!(
+        "imported {} collections, {} records in {:.1} s\n",
+        report.imported.len(),
+        report.records(),
+        report.seconds
+    );
+    for (name, why) in &report.failed {
+        text.push_str(&format!("NOT imported: {name}: {why}\n"));
+    }
+    let tmp = dir.join(format!("{IMPORTED_MARKER}.tmp"));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &marker)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().map_err(|e| ImportError::io(&marker, e))?;
+    Ok(Some(report))
+}
+
 /// Records per `add` call.
 const BATCH: usize = 1000;
 

@@ -180,3 +180,40 @@ def test_import_names_a_damaged_file_and_imports_the_rest(chroma_store, tmp_path
     r = subprocess.run([chromite_bin(), "import", str(garbage), "--path", dest], capture_output=True, text=True)
     assert r.returncode == 1
     assert "chroma.sqlite3" in r.stderr, r.stderr
+
+
+def chroma_files(root: str) -> dict:
+    """Every file under `root` with its hash."""
+    out = {}
+    for dirpath, _, filenames in os.walk(root):
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def test_run_on_a_chroma_directory_imports_it_once_in_place(chroma_store):
+    src, want = chroma_store
+    before = chroma_files(src)
+    server = Server(src)
+    try:
+        got = snapshot(lambda t, d: chromadb.HttpClient(host="127.0.0.1", port=server.port, tenant=t, database=d))
+        # A write after the import must survive the next start (no re-import).
+        c = chromadb.HttpClient(host="127.0.0.1", port=server.port).get_collection("ip_cfg")
+        c.add(ids=["after"], embeddings=[[9.0, 9.0, 9.0, 9.0]])
+        logs = server.logs()
+    finally:
+        server.stop()
+    assert got == want
+    assert "imported the Chroma persistent directory" in logs
+    after = chroma_files(src)
+    assert {k: after[k] for k in before} == before, "Chroma's files changed"
+
+    server = Server(src)
+    try:
+        c = chromadb.HttpClient(host="127.0.0.1", port=server.port).get_collection("ip_cfg")
+        assert c.count() == 26
+        assert "imported the Chroma persistent directory" not in server.logs()
+    finally:
+        server.stop()
