@@ -180,6 +180,12 @@ impl Db {
         self.inner.reg.change_catalog(|c| c.create_tenant(name))
     }
 
+    /// Every tenant's name, sorted (Chroma's API has no such call; the
+    /// data tools use it).
+    pub fn list_tenants(&self) -> Vec<String> {
+        self.inner.reg.catalog.lock().tenants()
+    }
+
     /// Gets a tenant; NotFound `Tenant [NAME] not found`.
     pub fn get_tenant(&self, name: &str) -> Result<Tenant> {
         if self.inner.reg.catalog.lock().has_tenant(name) {

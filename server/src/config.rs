@@ -28,15 +28,30 @@ pub enum Command {
     Run(RunArgs),
     /// Embed stdin lines with a model and print one JSON vector per line.
     Embed(EmbedArgs),
-    /// Import a Chroma persistent directory (chromadb 0.4 to 1.5) into a
-    /// Chromite store; the source is only read.
+    /// Import a Chroma persistent directory (chromadb 0.4 to 1.5), or a
+    /// `chromite export` JSONL file, into a Chromite store; the source is
+    /// only read.
     Import(ImportArgs),
+    /// Write collections as JSON lines to stdout (`chromite import` reads them back).
+    Export(ExportArgs),
+}
+
+/// `chromite export` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The Chromite data directory to export.
+    #[arg(long, env = "CHROMITE_PATH", default_value = "./data/chroma")]
+    pub path: PathBuf,
+    /// Only these collections (by name; repeatable); all when absent.
+    #[arg(long = "collection")]
+    pub collections: Vec<String>,
 }
 
 /// `chromite import` flags.
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// The Chroma persistent directory (the one holding `chroma.sqlite3`).
+    /// The Chroma persistent directory (the one holding `chroma.sqlite3`),
+    /// or a file written by `chromite export`.
     pub src: PathBuf,
     /// The Chromite data directory to import into (created if missing).
     #[arg(long, env = "CHROMITE_PATH", default_value = "./data/chroma")]

@@ -59,6 +59,14 @@ pub fn collection_metadata(
     }
 }
 
+/// Stored metadata as a write's metadata (every key set), for the data
+/// tools that re-add records.
+pub fn metadata_update(m: &Metadata) -> chromite_engine::MetadataUpdate {
+    m.iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect()
+}
+
 // ---------------------------------------------------------------- configuration
 
 pub(crate) fn space_from_str(s: &str) -> ApiResult<Space> {

@@ -29,6 +29,7 @@ pub mod config;
 pub mod convert;
 pub mod embedder;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod metrics;
 pub mod openapi;

@@ -7,7 +7,7 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use chromite_embed::{EmbedOptions, JinaTask, Task, TextEmbedder};
-use chromite_server::config::{Cli, Command, EmbedArgs, ImportArgs, RunArgs, Settings};
+use chromite_server::config::{Cli, Command, EmbedArgs, ExportArgs, ImportArgs, RunArgs, Settings};
 use chromite_server::{app, AppState};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -24,6 +24,31 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Embed(args) => embed(args),
         Command::Import(args) => import(args),
+        Command::Export(args) => export(args),
+    }
+}
+
+/// `chromite export --path DIR [--collection NAME]... > FILE.jsonl`.
+fn export(args: ExportArgs) -> ExitCode {
+    init_tracing("warn");
+    let db = match chromite_engine::Db::open(&args.path) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("chromite: cannot open {}: {e}", args.path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    match chromite_server::export::export(&db, &args.collections, &mut out) {
+        Ok((c, r)) => {
+            eprintln!("exported {c} collections, {r} records");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("chromite export: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -59,6 +84,29 @@ fn import(args: ImportArgs) -> ExitCode {
             bar.set_position(done as u64);
         }
     };
+    if args.src.is_file() {
+        let file = match std::fs::File::open(&args.src) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("chromite import: {}: {e}", args.src.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+        return match chromite_server::export::import_jsonl(&db, &mut input, args.overwrite) {
+            Ok((c, r)) => {
+                println!(
+                    "imported {c} collections, {r} records from {}",
+                    args.src.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("chromite import: {}: {e}", args.src.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     let opts = ImportOptions {
         overwrite: args.overwrite,
     };

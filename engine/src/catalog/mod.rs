@@ -197,6 +197,11 @@ impl Catalog {
         Ok(())
     }
 
+    /// Every tenant's name, sorted.
+    pub(crate) fn tenants(&self) -> Vec<String> {
+        self.tenants.iter().cloned().collect()
+    }
+
     pub(crate) fn has_tenant(&self, name: &str) -> bool {
         self.tenants.contains(name)
     }

@@ -284,7 +284,7 @@ fn import_collection(
                     .iter()
                     .map(|r| {
                         (!r.record.metadata.is_empty())
-                            .then(|| replay::as_update(&r.record.metadata))
+                            .then(|| crate::convert::metadata_update(&r.record.metadata))
                     })
                     .collect(),
             ),

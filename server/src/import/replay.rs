@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chromite_engine::{Metadata, MetadataValue};
+use chromite_engine::MetadataValue;
 use serde_json::Value;
 
 use super::hnsw::cosine_round_trip;
@@ -196,11 +196,4 @@ fn value_of(v: &Value) -> Option<MetadataValue> {
         Value::Object(_) => serde_json::from_value(v.clone()).ok()?,
         Value::Null => return None,
     })
-}
-
-/// Metadata as the engine's update type (every key set).
-pub fn as_update(m: &Metadata) -> chromite_engine::MetadataUpdate {
-    m.iter()
-        .map(|(k, v)| (k.clone(), Some(v.clone())))
-        .collect()
 }

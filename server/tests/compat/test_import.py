@@ -152,6 +152,28 @@ def test_import_brings_every_collection_over_bit_for_bit(chroma_store, tmp_path)
     r = subprocess.run([chromite_bin(), "import", src, "--path", dest, "--overwrite"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
+    # Export to JSON lines and import them into a fresh store: identical.
+    jsonl = tmp_path / "export.jsonl"
+    with open(jsonl, "w") as out:
+        r = subprocess.run([chromite_bin(), "export", "--path", dest], stdout=out, stderr=subprocess.PIPE, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "exported 6 collections, 222 records" in r.stderr, r.stderr
+    first = jsonl.read_text().splitlines()[0]
+    assert first == '{"kind":"header","format":1}'
+    dest2 = str(tmp_path / "from-jsonl")
+    r = subprocess.run([chromite_bin(), "import", str(jsonl), "--path", dest2], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    server = Server(dest2)
+    try:
+        again = snapshot(lambda t, d: chromadb.HttpClient(host="127.0.0.1", port=server.port, tenant=t, database=d))
+    finally:
+        server.stop()
+    assert again == want
+    # Only the named collections.
+    r = subprocess.run([chromite_bin(), "export", "--path", dest, "--collection", "ip_cfg"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 1 + 1 + 25
+
 
 def test_import_names_a_damaged_file_and_imports_the_rest(chroma_store, tmp_path):
     src, want = chroma_store
