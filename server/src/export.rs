@@ -48,7 +48,7 @@ pub enum Line {
         /// Collection metadata.
         metadata: Option<Metadata>,
         /// The collection's schema (configuration and indexes).
-        schema: Schema,
+        schema: Box<Schema>,
         /// How many record lines follow.
         records: u64,
     },
@@ -122,7 +122,7 @@ pub fn export(
                         database: database.name.clone(),
                         name: info.name.clone(),
                         metadata: info.metadata.clone(),
-                        schema: info.schema.clone(),
+                        schema: Box::new(info.schema.clone()),
                         records: n,
                     },
                 )?;
@@ -254,7 +254,7 @@ pub fn import_jsonl(
         }
         let spec = CollectionSpec {
             metadata,
-            schema: Some(schema),
+            schema: Some(*schema),
             ..Default::default()
         };
         let info = db.create_collection(&tenant, &database, &name, spec, false)?;
