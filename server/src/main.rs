@@ -131,6 +131,12 @@ fn import(args: ImportArgs) -> ExitCode {
         args.src.display(),
         args.path.display()
     );
+    if !report.resumed.is_empty() {
+        println!(
+            "resumed: {} collections were already imported by an interrupted run",
+            report.resumed.len()
+        );
+    }
     for (name, why) in &report.failed {
         println!("NOT imported: {name}: {why}");
     }
@@ -270,6 +276,16 @@ async fn serve(args: RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("opening the store failed: {e}"))?
         .map_err(|e| format!("cannot open the store at {}: {e}", args.path.display()))?;
+    {
+        // An interrupted `chromite import` leaves no half-written collection.
+        let (dir, store) = (args.path.clone(), db.clone());
+        tokio::task::spawn_blocking(move || {
+            chromite_server::import::journal::recover(&dir, &store)
+        })
+        .await
+        .map_err(|e| format!("checking for an interrupted import failed: {e}"))?
+        .map_err(|e| format!("cannot recover an interrupted import: {e}"))?;
+    }
     if !args.no_chroma_import {
         let (dir, store) = (args.path.clone(), db.clone());
         let done = tokio::task::spawn_blocking(move || {

@@ -7,7 +7,9 @@
 //!   pickled id map);
 //! - `replay.rs` rebuilds each collection's records: the METADATA rows and
 //!   flushed vectors, with the queue replayed past each watermark;
-//! - `config.rs` turns a collection's stored settings into a create request.
+//! - `config.rs` turns a collection's stored settings into a create request;
+//! - `journal.rs` keeps an interrupted import from leaving a half-written
+//!   collection, and lets the same import resume.
 //!
 //! Every tenant, database and collection comes over, records in Chroma's
 //! `get()` order. A collection that cannot be read is reported (naming the
@@ -23,6 +25,7 @@
 
 mod config;
 mod hnsw;
+pub mod journal;
 mod replay;
 mod sqlite;
 
@@ -107,6 +110,9 @@ pub struct ImportReport {
     pub imported: Vec<(String, usize)>,
     /// Collections that could not be imported, with why.
     pub failed: Vec<(String, ImportError)>,
+    /// Collections an interrupted run of the same import had finished
+    /// (left as they are).
+    pub resumed: Vec<String>,
     /// Seconds the whole import took.
     pub seconds: f64,
 }
@@ -189,10 +195,38 @@ pub fn import_chroma_dir(
             db.create_database(t, d)?;
         }
     }
+    let store = db.path().to_path_buf();
+    let source = src.canonicalize().map_err(|e| ImportError::io(src, e))?;
+    let mut j = match journal::recover(&store, db)? {
+        Some(j) if j.source == source => j,
+        _ => journal::Journal {
+            source,
+            ..Default::default()
+        },
+    };
+    j.store(&store)?;
     let mut report = ImportReport::default();
     for c in sql.collections()? {
         let label = format!("{}/{}/{}", c.tenant, c.database, c.name);
-        match import_collection(src, &sql, db, &c, opts, &label, progress) {
+        let key = (c.tenant.clone(), c.database.clone(), c.name.clone());
+        if j.done.contains(&key) {
+            report.resumed.push(label);
+            continue;
+        }
+        let mut begin = || {
+            j.current = Some(key.clone());
+            j.store(&store)
+        };
+        let result = import_collection(src, &sql, db, &c, opts, &label, &mut begin, progress);
+        if result.is_err() && j.current.is_some() {
+            // Created, then failed while writing: remove what was written.
+            let _ = db.delete_collection(&c.tenant, &c.database, &c.name);
+        }
+        if j.current.take().is_some() && result.is_ok() {
+            j.done.push(key);
+        }
+        j.store(&store)?;
+        match result {
             Ok(n) => {
                 tracing::info!(collection = %label, records = n, "imported");
                 report.imported.push((label, n));
@@ -203,10 +237,14 @@ pub fn import_chroma_dir(
             }
         }
     }
+    journal::Journal::remove(&store)?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
 }
 
+/// Imports one collection; `begin` runs once everything is read, just
+/// before the store is touched.
+#[allow(clippy::too_many_arguments)]
 fn import_collection(
     src: &Path,
     sql: &ChromaSqlite,
@@ -214,6 +252,7 @@ fn import_collection(
     c: &CollectionRow,
     opts: &ImportOptions,
     label: &str,
+    begin: &mut dyn FnMut() -> Result<(), ImportError>,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<usize, ImportError> {
     let fail = |what: String| ImportError::Collection {
@@ -253,16 +292,17 @@ fn import_collection(
         }
         _ => Vec::new(),
     };
-    if db
+    let exists = db
         .get_collection_by_name(&c.tenant, &c.database, &c.name)
-        .is_ok()
-    {
-        if !opts.overwrite {
-            return Err(fail(
-                "the store already has a collection of that name (use --overwrite to replace it)"
-                    .into(),
-            ));
-        }
+        .is_ok();
+    if exists && !opts.overwrite {
+        return Err(fail(
+            "the store already has a collection of that name (use --overwrite to replace it)"
+                .into(),
+        ));
+    }
+    begin()?;
+    if exists {
         db.delete_collection(&c.tenant, &c.database, &c.name)?;
     }
     let info = db.create_collection(&c.tenant, &c.database, &c.name, spec, false)?;

@@ -239,3 +239,57 @@ def test_run_on_a_chroma_directory_imports_it_once_in_place(chroma_store):
         assert "imported the Chroma persistent directory" not in server.logs()
     finally:
         server.stop()
+
+
+def test_kill_9_during_import_never_leaves_a_half_written_collection(tmp_path):
+    """SIGKILL the import at several moments: a server started on the
+    store afterwards shows only complete collections, and running the same
+    import again finishes the job (resuming past what was done)."""
+    import signal
+    import time
+
+    src = str(tmp_path / "chroma")
+    client = chromadb.PersistentClient(path=src)
+    rng = np.random.default_rng(11)
+    sizes = {"first": 3000, "big": 30000, "last": 2000}
+    for name, n in sizes.items():
+        c = client.create_collection(name, embedding_function=None)
+        for i in range(0, n, 5000):
+            k = min(5000, n - i)
+            c.add(ids=[f"{name}-{j}" for j in range(i, i + k)], embeddings=rng.standard_normal((k, 32)).astype(np.float32))
+    SharedSystemClient.clear_system_cache()
+
+    t0 = time.time()
+    r = subprocess.run([chromite_bin(), "import", src, "--path", str(tmp_path / "timing")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    whole = time.time() - t0
+    killed = 0
+    for frac in [0.2, 0.5, 0.8]:
+        delay = whole * frac
+        dest = str(tmp_path / f"dest-{frac}")
+        proc = subprocess.Popen([chromite_bin(), "import", src, "--path", dest], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        if proc.wait() != -signal.SIGKILL:
+            continue  # it finished first: nothing to check at this moment
+        killed += 1
+        finished = not os.path.exists(os.path.join(dest, "CHROMITE_IMPORT_JOURNAL"))
+        server = Server(dest)
+        try:
+            http = chromadb.HttpClient(host="127.0.0.1", port=server.port)
+            for col in http.list_collections():
+                assert col.count() == sizes[col.name], f"{col.name} is half-written after a kill at {delay}s"
+        finally:
+            server.stop()
+        if not finished:
+            # The same import run again resumes and finishes.
+            r = subprocess.run([chromite_bin(), "import", src, "--path", dest], capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert "NOT imported" not in r.stdout
+        server = Server(dest)
+        try:
+            http = chromadb.HttpClient(host="127.0.0.1", port=server.port)
+            assert {c.name: c.count() for c in http.list_collections()} == sizes
+        finally:
+            server.stop()
+    assert killed >= 2, f"only {killed} kills landed before the import finished ({whole:.2f}s)"
