@@ -51,7 +51,8 @@ pub struct ExportArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
     /// The Chroma persistent directory (the one holding `chroma.sqlite3`),
-    /// or a file written by `chromite export`.
+    /// a file written by `chromite export`, or the URL of a running
+    /// Chroma-compatible server (`http(s)://host:port`).
     pub src: PathBuf,
     /// The Chromite data directory to import into (created if missing).
     #[arg(long, env = "CHROMITE_PATH", default_value = "./data/chroma")]
@@ -59,6 +60,14 @@ pub struct ImportArgs {
     /// Replace collections the store already has under the same names.
     #[arg(long, default_value_t = false)]
     pub overwrite: bool,
+    /// With a server URL as the source: its token (sent as
+    /// `x-chroma-token` and `Authorization: Bearer`).
+    #[arg(long, env = "CHROMA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// With a server URL as the source: tenants to import besides
+    /// `default_tenant` (Chroma's API cannot list them); repeatable.
+    #[arg(long = "tenant")]
+    pub tenants: Vec<String>,
     /// Log level (trace, debug, info, warn, error).
     #[arg(long, env = "CHROMITE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

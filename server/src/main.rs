@@ -110,7 +110,20 @@ fn import(args: ImportArgs) -> ExitCode {
     let opts = ImportOptions {
         overwrite: args.overwrite,
     };
-    let report = match import_chroma_dir(&args.src, &db, &opts, &mut progress) {
+    let src = args.src.to_string_lossy().to_string();
+    let result = if src.starts_with("http://") || src.starts_with("https://") {
+        chromite_server::import::import_remote(
+            &src,
+            args.token.as_deref(),
+            &args.tenants,
+            &db,
+            &opts,
+            &mut progress,
+        )
+    } else {
+        import_chroma_dir(&args.src, &db, &opts, &mut progress)
+    };
+    let report = match result {
         Ok(r) => r,
         Err(e) => {
             bar.finish_and_clear();

@@ -8,6 +8,8 @@
 //! - `replay.rs` rebuilds each collection's records: the METADATA rows and
 //!   flushed vectors, with the queue replayed past each watermark;
 //! - `config.rs` turns a collection's stored settings into a create request;
+//! - `remote.rs` reads a running Chroma-compatible server instead, through
+//!   its HTTP API;
 //! - `journal.rs` keeps an interrupted import from leaving a half-written
 //!   collection, and lets the same import resume.
 //!
@@ -26,6 +28,7 @@
 mod config;
 mod hnsw;
 pub mod journal;
+mod remote;
 mod replay;
 mod sqlite;
 
@@ -34,6 +37,7 @@ use std::time::Instant;
 
 use chromite_engine::{Db, RecordBatch, Space};
 
+pub use self::remote::import_remote;
 use self::sqlite::{ChromaSqlite, CollectionRow};
 
 /// Why an import (or one collection of it) failed.
@@ -72,6 +76,14 @@ pub enum ImportError {
         /// `tenant/database/name`.
         collection: String,
         /// What is wrong.
+        what: String,
+    },
+    /// The source server answered with an error, or not at all.
+    #[error("{url}: {what}")]
+    Remote {
+        /// The server.
+        url: String,
+        /// What went wrong.
         what: String,
     },
     /// Writing into the Chromite store failed.
@@ -174,29 +186,69 @@ pub fn import_in_place(dir: &Path, db: &Db) -> Result<Option<ImportReport>, Impo
 /// Records per `add` call.
 const BATCH: usize = 1000;
 
-/// Imports the Chroma directory `src` into `db`; `progress(done, total)`
-/// is called as records are written.
+/// A collection as `(tenant, database, name)`.
+pub use journal::Key;
+
+/// Imports the Chroma directory `src` into `db`; `progress(label, done,
+/// total)` is called as records are written.
 pub fn import_chroma_dir(
     src: &Path,
     db: &Db,
     opts: &ImportOptions,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<ImportReport, ImportError> {
-    let t0 = Instant::now();
     let sql = ChromaSqlite::open(src)?;
     let (tenants, databases) = sql.scopes()?;
-    for t in &tenants {
+    ensure_scopes(db, &tenants, &databases)?;
+    let source = src.canonicalize().map_err(|e| ImportError::io(src, e))?;
+    let collections = sql.collections()?;
+    run_journaled(
+        db,
+        source,
+        &collections,
+        |c| (c.tenant.clone(), c.database.clone(), c.name.clone()),
+        &mut |c, label, begin| import_collection(src, &sql, db, c, opts, label, begin, progress),
+    )
+}
+
+/// Creates the tenants and databases `db` lacks.
+fn ensure_scopes(
+    db: &Db,
+    tenants: &[String],
+    databases: &[(String, String)],
+) -> Result<(), ImportError> {
+    for t in tenants {
         if db.get_tenant(t).is_err() {
             db.create_tenant(t)?;
         }
     }
-    for (t, d) in &databases {
+    for (t, d) in databases {
         if db.get_database(t, d).is_err() {
             db.create_database(t, d)?;
         }
     }
+    Ok(())
+}
+
+/// The loop every source shares: each collection of `items` imported by
+/// `one` under the journal (`journal.rs`), skipping those a previous,
+/// interrupted run of the same `source` finished; a collection that fails
+/// half-way is removed. `one` gets the collection's label and a `begin`
+/// hook to call just before it first touches the store.
+#[allow(clippy::type_complexity)]
+fn run_journaled<C>(
+    db: &Db,
+    source: PathBuf,
+    items: &[C],
+    key_of: impl Fn(&C) -> Key,
+    one: &mut dyn FnMut(
+        &C,
+        &str,
+        &mut dyn FnMut() -> Result<(), ImportError>,
+    ) -> Result<usize, ImportError>,
+) -> Result<ImportReport, ImportError> {
+    let t0 = Instant::now();
     let store = db.path().to_path_buf();
-    let source = src.canonicalize().map_err(|e| ImportError::io(src, e))?;
     let mut j = match journal::recover(&store, db)? {
         Some(j) if j.source == source => j,
         _ => journal::Journal {
@@ -206,9 +258,9 @@ pub fn import_chroma_dir(
     };
     j.store(&store)?;
     let mut report = ImportReport::default();
-    for c in sql.collections()? {
-        let label = format!("{}/{}/{}", c.tenant, c.database, c.name);
-        let key = (c.tenant.clone(), c.database.clone(), c.name.clone());
+    for c in items {
+        let key = key_of(c);
+        let label = format!("{}/{}/{}", key.0, key.1, key.2);
         if j.done.contains(&key) {
             report.resumed.push(label);
             continue;
@@ -217,10 +269,10 @@ pub fn import_chroma_dir(
             j.current = Some(key.clone());
             j.store(&store)
         };
-        let result = import_collection(src, &sql, db, &c, opts, &label, &mut begin, progress);
+        let result = one(c, &label, &mut begin);
         if result.is_err() && j.current.is_some() {
             // Created, then failed while writing: remove what was written.
-            let _ = db.delete_collection(&c.tenant, &c.database, &c.name);
+            let _ = db.delete_collection(&key.0, &key.1, &key.2);
         }
         if j.current.take().is_some() && result.is_ok() {
             j.done.push(key);
@@ -242,8 +294,8 @@ pub fn import_chroma_dir(
     Ok(report)
 }
 
-/// Imports one collection; `begin` runs once everything is read, just
-/// before the store is touched.
+/// Imports one collection of a Chroma directory; `begin` runs once
+/// everything is read, just before the store is touched.
 #[allow(clippy::too_many_arguments)]
 fn import_collection(
     src: &Path,
@@ -292,25 +344,11 @@ fn import_collection(
         }
         _ => Vec::new(),
     };
-    let exists = db
-        .get_collection_by_name(&c.tenant, &c.database, &c.name)
-        .is_ok();
-    if exists && !opts.overwrite {
-        return Err(fail(
-            "the store already has a collection of that name (use --overwrite to replace it)"
-                .into(),
-        ));
-    }
-    begin()?;
-    if exists {
-        db.delete_collection(&c.tenant, &c.database, &c.name)?;
-    }
-    let info = db.create_collection(&c.tenant, &c.database, &c.name, spec, false)?;
-    let col = db.collection(info.id)?;
+    let key = (c.tenant.clone(), c.database.clone(), c.name.clone());
     let total = records.len();
-    let mut done = 0;
-    for chunk in records.chunks(BATCH) {
-        let batch = RecordBatch {
+    let mut chunks = records.chunks(BATCH);
+    let mut next = || {
+        Ok(chunks.next().map(|chunk| RecordBatch {
             ids: chunk.iter().map(|r| r.record.id.clone()).collect(),
             embeddings: Some(
                 chunk
@@ -329,11 +367,52 @@ fn import_collection(
                     .collect(),
             ),
             uris: Some(chunk.iter().map(|r| r.record.uri.clone()).collect()),
-        };
-        col.add(batch)?;
-        done += chunk.len();
-        progress(label, done, total);
+        }))
+    };
+    write_collection(
+        db, &key, spec, opts, label, begin, total, &mut next, progress,
+    )
+}
+
+/// Creates the collection `key` (replacing one of that name only with
+/// `overwrite`), after `begin`, and adds every batch `next` yields; the
+/// records are flushed before it returns. `total` is for progress only.
+#[allow(clippy::too_many_arguments)]
+fn write_collection(
+    db: &Db,
+    key: &Key,
+    spec: chromite_engine::CollectionSpec,
+    opts: &ImportOptions,
+    label: &str,
+    begin: &mut dyn FnMut() -> Result<(), ImportError>,
+    total: usize,
+    next: &mut dyn FnMut() -> Result<Option<RecordBatch>, ImportError>,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<usize, ImportError> {
+    let (t, d, n) = key;
+    let exists = db.get_collection_by_name(t, d, n).is_ok();
+    if exists && !opts.overwrite {
+        return Err(ImportError::Collection {
+            collection: label.to_string(),
+            what: "the store already has a collection of that name (use --overwrite to replace it)"
+                .into(),
+        });
+    }
+    begin()?;
+    if exists {
+        db.delete_collection(t, d, n)?;
+    }
+    let info = db.create_collection(t, d, n, spec, false)?;
+    let col = db.collection(info.id)?;
+    let mut done = 0;
+    while let Some(batch) = next()? {
+        let k = batch.ids.len();
+        if k > 0 {
+            col.add(batch)?;
+        }
+        done += k;
+        progress(label, done, total.max(done));
     }
     col.flush()?;
-    Ok(total)
+    Ok(done)
 }

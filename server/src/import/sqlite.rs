@@ -138,6 +138,14 @@ impl ChromaSqlite {
         Ok(names.iter().any(|n| n == column))
     }
 
+    /// `column` if `table` has it, else `NULL` (for a SELECT list).
+    fn column_or_null(&self, table: &str, column: &str) -> Result<String, ImportError> {
+        Ok(match self.has_column(table, column)? {
+            true => column.to_string(),
+            false => "NULL".to_string(),
+        })
+    }
+
     /// Every tenant, and every database as `(tenant, name)`.
     pub fn scopes(&self) -> Result<Scopes, ImportError> {
         let tenants = self
@@ -198,10 +206,15 @@ impl ChromaSqlite {
                 .collect::<Result<Vec<_>, _>>()
             })
             .map_err(|e| self.err(e))?;
+        // `bool_value` came in 0.5.1 for these two tables.
+        let cbool = self.column_or_null("collection_metadata", "bool_value")?;
+        let sbool = self.column_or_null("segment_metadata", "bool_value")?;
         for c in &mut rows {
             c.metadata = self.typed_rows(
-                "SELECT key, str_value, int_value, float_value, bool_value \
-                 FROM collection_metadata WHERE collection_id = ?1 ORDER BY key",
+                &format!(
+                    "SELECT key, str_value, int_value, float_value, {cbool} \
+                     FROM collection_metadata WHERE collection_id = ?1 ORDER BY key"
+                ),
                 &c.id,
             )?;
             let segs: Vec<(String, String)> = self
@@ -221,8 +234,10 @@ impl ChromaSqlite {
             }
             if let Some(v) = &c.vector_segment {
                 c.segment_metadata = self.typed_rows(
-                    "SELECT key, str_value, int_value, float_value, bool_value \
-                     FROM segment_metadata WHERE segment_id = ?1 ORDER BY key",
+                    &format!(
+                        "SELECT key, str_value, int_value, float_value, {sbool} \
+                         FROM segment_metadata WHERE segment_id = ?1 ORDER BY key"
+                    ),
                     v,
                 )?;
             }
@@ -282,13 +297,18 @@ impl ChromaSqlite {
                 ..Default::default()
             })
             .collect();
+        // `bool_value` came in 0.4.4 (bools were ints before).
+        let mbool = match self.has_column("embedding_metadata", "bool_value")? {
+            true => "m.bool_value",
+            false => "NULL",
+        };
         let mut st = self
             .conn
-            .prepare(
-                "SELECT m.id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value \
+            .prepare(&format!(
+                "SELECT m.id, m.key, m.string_value, m.int_value, m.float_value, {mbool} \
                  FROM embedding_metadata m JOIN embeddings e ON m.id = e.id \
-                 WHERE e.segment_id = ?1",
-            )
+                 WHERE e.segment_id = ?1"
+            ))
             .map_err(|e| self.err(e))?;
         let mut rows = st.query([segment]).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {

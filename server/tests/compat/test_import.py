@@ -5,6 +5,7 @@ from Chromite as it read from Chroma (ids in order, documents, uris, typed
 metadata, embeddings bit for bit, settings). The source tree is hashed
 before and after: the import changes nothing in it."""
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -13,6 +14,7 @@ import chromadb
 import numpy as np
 import pytest
 from chromadb.api.client import SharedSystemClient
+from pathlib import Path
 
 from conftest import Server, chromite_bin
 
@@ -293,3 +295,135 @@ def test_kill_9_during_import_never_leaves_a_half_written_collection(tmp_path):
         finally:
             server.stop()
     assert killed >= 2, f"only {killed} kills landed before the import finished ({whole:.2f}s)"
+
+
+LEGACY = Path(__file__).resolve().parents[3] / "data" / "legacy"
+
+
+def ulps(a: bytes, b: bytes) -> int:
+    x = np.frombuffer(a, dtype="<f4").view(np.int32).astype(np.int64)
+    y = np.frombuffer(b, dtype="<f4").view(np.int32).astype(np.int64)
+    return int(np.max(np.abs(x - y))) if len(x) else 0
+
+
+@pytest.mark.parametrize("version", ["0.4.24", "0.5.23", "1.0.21"])
+def test_import_of_stores_written_by_older_chromadb(version, tmp_path):
+    """Stores written by older chromadb releases (data/legacy, made by
+    make_fixture.py under each version) import with the content that
+    version's own get() returned. Cosine records still in the queue are
+    the exception allowed: 0.4/0.5 served some of them raw from a
+    brute-force buffer, while the import stores what Chroma 1.x serves
+    for them (hnswlib's round trip, at most 2 ulp away)."""
+    import json
+    import shutil
+
+    src = tmp_path / "store"
+    shutil.copytree(LEGACY / version / "store", src)
+    before = tree_hash(str(src))
+    expected = json.loads((LEGACY / version / "expected.json").read_text())
+    assert expected["chromadb"] == version
+    dest = str(tmp_path / "chromite")
+    r = subprocess.run([chromite_bin(), "import", str(src), "--path", dest], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert tree_hash(str(src)) == before
+    r = subprocess.run([chromite_bin(), "export", "--path", dest], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got = {}
+    current = None
+    for line in r.stdout.splitlines():
+        obj = json.loads(line)
+        if obj["kind"] == "collection":
+            current = f'{obj["tenant"]}/{obj["database"]}/{obj["name"]}'
+            got[current] = {"metadata": obj["metadata"], "records": {}, "space": None}
+            vi = obj["schema"]["keys"]["#embedding"]["float_list"]["vector_index"]["config"]
+            got[current]["space"] = vi.get("space")
+        elif obj["kind"] == "record":
+            got[current]["records"][obj["id"]] = obj
+    assert sorted(got) == sorted(expected["collections"])
+    for name, want in expected["collections"].items():
+        g = got[name]
+        assert g["metadata"] == want["metadata"], name
+        space = (want["metadata"] or {}).get("hnsw:space", "l2")
+        assert g["space"] == space, name
+        assert sorted(g["records"]) == want["ids"], name
+        for i, rid in enumerate(want["ids"]):
+            rec = g["records"][rid]
+            assert rec["document"] == want["documents"][i], (name, rid)
+            assert rec["uri"] == want["uris"][i], (name, rid)
+            assert rec["metadata"] == want["metadatas"][i], (name, rid)
+            mine = base64.b64decode(rec["embedding"])
+            theirs = bytes.fromhex("".join(want["embeddings"][i]))
+            if space == "cosine" and version < "1":
+                assert ulps(mine, theirs) <= 2, (name, rid)
+            else:
+                assert mine == theirs, (name, rid)
+
+
+def test_import_from_a_live_chroma_server(tmp_path):
+    """`chromite import http://…` from a running `chroma run` (the real
+    server of the chromadb package): tenants, databases, collections with
+    their settings, records bit for bit."""
+    import time
+
+    import httpx
+
+    from conftest import free_port
+
+    port = free_port()
+    log = open(tmp_path / "chroma.log", "w")
+    chroma = subprocess.Popen(
+        [str(Path(os.sys.executable).parent / "chroma"), "run", "--path", str(tmp_path / "live"), "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"http://localhost:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.time() < deadline, "chroma run did not start"
+            time.sleep(0.2)
+        rng = np.random.default_rng(8)
+        client = chromadb.HttpClient(host="localhost", port=port)
+        a = client.create_collection("cos_live", metadata={"hnsw:space": "cosine", "team": "x"}, embedding_function=None)
+        a.add(
+            ids=[f"a{i}" for i in range(1500)],
+            embeddings=rng.standard_normal((1500, 12)).astype(np.float32),
+            documents=[f"text {i}" for i in range(1500)],
+            metadatas=[{"i": i, "f": 0.25 * i, "whole": 3.0, "b": i % 3 == 0, "tags": ["x", f"t{i % 4}"]} for i in range(1500)],
+            uris=[f"s3://b/{i}" for i in range(1500)],
+        )
+        a.delete(ids=["a7", "a8"])
+        b = client.create_collection("ip_live", configuration={"hnsw": {"space": "ip", "ef_search": 20}}, embedding_function=None)
+        b.add(ids=["p1", "p2"], embeddings=[[1.0, 0.5], [0.25, -2.0]])
+        client.create_collection("empty_live", embedding_function=None)
+        admin = chromadb.AdminClient(chromadb.Settings(chroma_api_impl="chromadb.api.fastapi.FastAPI",
+                                                       chroma_server_host="localhost", chroma_server_http_port=port))
+        admin.create_tenant("tenant2")
+        admin.create_database("db2", tenant="tenant2")
+        t2 = chromadb.HttpClient(host="localhost", port=port, tenant="tenant2", database="db2")
+        t2.create_collection("other", embedding_function=None).add(ids=["z"], embeddings=[[1.0, 2.0, 3.0]], documents=["zz"])
+
+        want = snapshot(lambda t, d: chromadb.HttpClient(host="localhost", port=port, tenant=t, database=d))
+        dest = str(tmp_path / "chromite")
+        r = subprocess.run(
+            [chromite_bin(), "import", f"http://localhost:{port}", "--path", dest, "--tenant", "tenant2"],
+            capture_output=True, text=True,
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "imported 4 collections, 1501 records" in r.stdout, r.stdout
+    finally:
+        chroma.terminate()
+        chroma.wait()
+        log.close()
+    server = Server(dest)
+    try:
+        got = snapshot(lambda t, d: chromadb.HttpClient(host="127.0.0.1", port=server.port, tenant=t, database=d))
+    finally:
+        server.stop()
+    assert sorted(got) == sorted(want)
+    for key in want:
+        for field in want[key]:
+            assert got[key][field] == want[key][field], f"{key} {field}"
