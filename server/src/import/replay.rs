@@ -197,3 +197,160 @@ fn value_of(v: &Value) -> Option<MetadataValue> {
         Value::Null => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: u64, op: i64, id: &str, v: Option<Vec<f32>>, meta: Option<&str>) -> QueueRow {
+        QueueRow {
+            seq,
+            op,
+            id: id.into(),
+            vector: v,
+            metadata: meta.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn queue_rows_apply_with_chroma_semantics() {
+        let mut r = Records::new(Vec::new(), HashMap::new());
+        // A 0.4-era add with `"chroma:document": null` (Chroma 1.5.9 panics
+        // on it): "not given".
+        r.apply(
+            row(
+                1,
+                ADD,
+                "a",
+                Some(vec![1.0]),
+                Some(r#"{"chroma:document": null, "n": 1, "f": 10.0}"#),
+            ),
+            0,
+            0,
+            false,
+        )
+        .unwrap();
+        r.apply(row(2, ADD, "b", Some(vec![2.0]), None), 0, 0, false)
+            .unwrap();
+        // An add of an existing id is ignored entirely.
+        r.apply(
+            row(3, ADD, "a", Some(vec![9.0]), Some(r#"{"n": 9}"#)),
+            0,
+            0,
+            false,
+        )
+        .unwrap();
+        // Update merges; null removes a key and, for the document, removes it.
+        r.apply(
+            row(
+                4,
+                UPDATE,
+                "b",
+                None,
+                Some(r#"{"chroma:document":"doc","k":"v"}"#),
+            ),
+            0,
+            0,
+            false,
+        )
+        .unwrap();
+        r.apply(
+            row(
+                5,
+                UPDATE,
+                "a",
+                Some(vec![3.0]),
+                Some(r#"{"n":null,"arr":[1,2]}"#),
+            ),
+            0,
+            0,
+            false,
+        )
+        .unwrap();
+        r.apply(
+            row(6, UPDATE, "missing", Some(vec![5.0]), Some("{}")),
+            0,
+            0,
+            false,
+        )
+        .unwrap();
+        r.apply(
+            row(
+                7,
+                UPSERT,
+                "c",
+                Some(vec![4.0]),
+                Some(r#"{"chroma:uri":"u"}"#),
+            ),
+            0,
+            0,
+            false,
+        )
+        .unwrap();
+        r.apply(row(8, DELETE, "b", None, Some("{}")), 0, 0, false)
+            .unwrap();
+        let out = r.finish();
+        let ids: Vec<&str> = out.iter().map(|x| x.record.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        let a = &out[0];
+        assert_eq!(a.vector, Some(vec![3.0]));
+        assert_eq!(a.record.document, None);
+        assert_eq!(
+            a.record.metadata.get("f"),
+            Some(&MetadataValue::Float(10.0))
+        );
+        assert_eq!(a.record.metadata.get("n"), None);
+        assert_eq!(
+            a.record.metadata.get("arr"),
+            Some(&MetadataValue::IntArray(vec![1, 2]))
+        );
+        assert_eq!(out[1].record.uri.as_deref(), Some("u"));
+        assert_eq!(out[1].vector, Some(vec![4.0]));
+    }
+
+    #[test]
+    fn rows_at_or_below_a_watermark_are_not_replayed() {
+        let meta = vec![MetaRecord {
+            id: "a".into(),
+            document: Some("kept".into()),
+            ..Default::default()
+        }];
+        let mut r = Records::new(meta, HashMap::from([("a".to_string(), vec![1.0])]));
+        // Already in the files (seq 5 <= both watermarks): an old add after
+        // which a delete was flushed must not resurrect anything.
+        r.apply(row(5, ADD, "z", Some(vec![7.0]), Some("{}")), 5, 5, false)
+            .unwrap();
+        // Newer than the vector watermark only: vectors move, metadata not.
+        r.apply(
+            row(
+                6,
+                UPSERT,
+                "a",
+                Some(vec![2.0]),
+                Some(r#"{"chroma:document":"new"}"#),
+            ),
+            5,
+            6,
+            false,
+        )
+        .unwrap();
+        let out = r.finish();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].vector, Some(vec![2.0]));
+        assert_eq!(out[0].record.document.as_deref(), Some("kept"));
+    }
+
+    #[test]
+    fn cosine_queue_vectors_get_hnswlibs_round_trip() {
+        let x = [0.1f32, -0.7, 3.3];
+        let mut r = Records::new(Vec::new(), HashMap::new());
+        r.apply(row(1, ADD, "a", Some(x.to_vec()), None), 0, 0, true)
+            .unwrap();
+        let v = r.finish().remove(0).vector.unwrap();
+        assert_eq!(v, cosine_round_trip(&x));
+        assert!(v
+            .iter()
+            .zip(x)
+            .all(|(a, b)| (a - b).abs() <= 4.0 * f32::EPSILON * b.abs()));
+    }
+}

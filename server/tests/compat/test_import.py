@@ -198,6 +198,24 @@ def test_import_names_a_damaged_file_and_imports_the_rest(chroma_store, tmp_path
     assert data in r.stdout, r.stdout
     assert "imported 5 collections" in r.stdout
 
+    # An id map that does not decode, and a missing header: each named.
+    db = sqlite3.connect(f"file:{src}/chroma.sqlite3?mode=ro", uri=True)
+    segs = dict(db.execute(
+        "SELECT c.name, s.id FROM segments s JOIN collections c ON s.collection = c.id WHERE s.scope = 'VECTOR'"
+    ).fetchall())
+    db.close()
+    pickle = os.path.join(src, segs["ip_cfg"], "index_metadata.pickle")
+    with open(pickle, "wb") as f:
+        f.write(b"\x80\x03not a pickle")
+    header = os.path.join(src, segs["l2_flushed"], "header.bin")
+    os.remove(header)
+    dest = str(tmp_path / "chromite-2")
+    r = subprocess.run([chromite_bin(), "import", src, "--path", dest], capture_output=True, text=True)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"NOT imported: default_tenant/default_database/ip_cfg: {pickle}: the id map does not decode" in r.stdout, r.stdout
+    assert f"NOT imported: default_tenant/default_database/l2_flushed: {header}: " in r.stdout, r.stdout
+    assert "imported 3 collections" in r.stdout
+
     garbage = tmp_path / "garbage"
     garbage.mkdir()
     (garbage / "chroma.sqlite3").write_bytes(b"not a database at all" * 100)
