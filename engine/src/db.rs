@@ -180,6 +180,14 @@ impl Db {
         self.inner.reg.change_catalog(|c| c.create_tenant(name))
     }
 
+    /// Writes a consistent point-in-time snapshot of the whole store into
+    /// the new directory `dest` while the store keeps serving (see
+    /// [`crate::snapshot`]): every write acknowledged before it is in it,
+    /// none after; segments are hard links, so it costs almost no disk.
+    pub fn snapshot(&self, dest: &Path) -> Result<crate::snapshot::SnapshotStats> {
+        crate::snapshot::write(&self.inner.reg, dest)
+    }
+
     /// Every tenant's name, sorted (Chroma's API has no such call; the
     /// data tools use it).
     pub fn list_tenants(&self) -> Vec<String> {

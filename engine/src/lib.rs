@@ -57,6 +57,7 @@ mod row_set;
 pub mod schema;
 pub mod search;
 mod segment;
+pub mod snapshot;
 mod sparse;
 pub mod types;
 mod worker;

@@ -116,9 +116,12 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        // The flush thread ends when its channel closes, and drops the
-        // compaction thread's channel, which then ends too.
-        self.tx.take();
+        // The flush thread ends on `Stop` (or when its channel closes: a
+        // collection handle that outlives the store keeps a sender), and
+        // drops the compaction thread's channel, which then ends too.
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Event::Stop);
+        }
         for h in [self.flusher.take(), self.compactor.take()]
             .into_iter()
             .flatten()
@@ -162,6 +165,7 @@ fn run(
                     request_compaction(compactor, &core);
                 }
             }
+            Ok(Event::Stop) => return,
             Ok(Event::Opened(w)) => {
                 let Some(core) = w.upgrade() else { continue };
                 watched.insert(

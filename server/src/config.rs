@@ -34,6 +34,40 @@ pub enum Command {
     Import(ImportArgs),
     /// Write collections as JSON lines to stdout (`chromite import` reads them back).
     Export(ExportArgs),
+    /// Take, list or delete online snapshots of a running server's store.
+    Snapshot(SnapshotArgs),
+    /// Restore a snapshot into a new data directory.
+    Restore(RestoreArgs),
+}
+
+/// `chromite snapshot` flags.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    /// The running server (`http://host:port`).
+    #[arg(long, env = "CHROMITE_URL", default_value = "http://127.0.0.1:8000")]
+    pub url: String,
+    /// The server's `--auth-token` (admin routes need one).
+    #[arg(long, env = "CHROMITE_AUTH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The new snapshot's name (default: from the time).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// List the snapshots instead of taking one.
+    #[arg(long, conflicts_with_all = ["name", "delete"])]
+    pub list: bool,
+    /// Delete this snapshot instead of taking one.
+    #[arg(long)]
+    pub delete: Option<String>,
+}
+
+/// `chromite restore` flags.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The snapshot directory (`<store>/snapshots/NAME`).
+    pub snapshot: PathBuf,
+    /// The new (or empty) data directory, on the same file system.
+    #[arg(long)]
+    pub path: PathBuf,
 }
 
 /// `chromite export` flags.

@@ -7,7 +7,9 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 
 use chromite_embed::{EmbedOptions, JinaTask, Task, TextEmbedder};
-use chromite_server::config::{Cli, Command, EmbedArgs, ExportArgs, ImportArgs, RunArgs, Settings};
+use chromite_server::config::{
+    Cli, Command, EmbedArgs, ExportArgs, ImportArgs, RestoreArgs, RunArgs, Settings, SnapshotArgs,
+};
 use chromite_server::{app, AppState};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -25,6 +27,65 @@ fn main() -> ExitCode {
         Command::Embed(args) => embed(args),
         Command::Import(args) => import(args),
         Command::Export(args) => export(args),
+        Command::Snapshot(args) => snapshot(args),
+        Command::Restore(args) => restore(args),
+    }
+}
+
+/// `chromite snapshot --url URL --token T [--name N | --list | --delete N]`:
+/// the server's admin routes (`api/admin.rs`); prints their JSON answer.
+fn snapshot(args: SnapshotArgs) -> ExitCode {
+    let base = format!("{}/admin/v1/snapshots", args.url.trim_end_matches('/'));
+    let agent = ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(3600))
+        .build();
+    let auth = |r: ureq::Request| match &args.token {
+        Some(t) => r.set("authorization", &format!("Bearer {t}")),
+        None => r,
+    };
+    let resp = if args.list {
+        auth(agent.get(&base)).call()
+    } else if let Some(name) = &args.delete {
+        auth(agent.delete(&format!("{base}/{name}"))).call()
+    } else {
+        auth(agent.post(&base)).send_json(serde_json::json!({"name": args.name}))
+    };
+    match resp {
+        Ok(r) => {
+            println!("{}", r.into_string().unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            eprintln!(
+                "chromite snapshot: HTTP {code}: {}",
+                r.into_string().unwrap_or_default()
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("chromite snapshot: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `chromite restore SNAPSHOT --path DEST`.
+fn restore(args: RestoreArgs) -> ExitCode {
+    match chromite_engine::snapshot::restore(&args.snapshot, &args.path) {
+        Ok(s) => {
+            println!(
+                "restored {} collections into {} ({} files linked, {} bytes copied)",
+                s.collections,
+                args.path.display(),
+                s.linked_files,
+                s.copied_bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("chromite restore: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

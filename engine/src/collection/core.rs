@@ -39,6 +39,9 @@ pub(crate) enum Event {
     Wrote(std::sync::Weak<Core>),
     /// The collection was opened.
     Opened(std::sync::Weak<Core>),
+    /// The store is closing: the maintenance worker ends (even while a
+    /// collection handle outlives the store and holds a sender).
+    Stop,
 }
 
 /// The writer side, behind the writer lock.

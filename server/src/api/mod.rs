@@ -2,6 +2,7 @@
 //! file per resource. `GET`/`DELETE .../collections/{x}` take a NAME; `PUT`
 //! and every record route take a UUID.
 
+pub mod admin;
 pub mod cloud;
 pub mod collection;
 pub mod database;
@@ -13,7 +14,7 @@ pub mod search;
 pub mod system;
 pub mod tenant;
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::error::{ApiError, ApiResult};
@@ -43,6 +44,8 @@ fn p(suffix: &str) -> String {
 /// Every route.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/admin/v1/snapshots", post(admin::create).get(admin::list))
+        .route("/admin/v1/snapshots/{name}", delete(admin::delete))
         // system (§3)
         .route("/api/v2", get(system::heartbeat))
         .route("/api/v2/heartbeat", get(system::heartbeat))
