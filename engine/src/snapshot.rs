@@ -187,8 +187,8 @@ pub fn restore(snapshot: &Path, dest: &Path) -> Result<SnapshotStats> {
         let e = e.map_err(|e| Error::io(&cols, e))?;
         let to = dest.join("collections").join(e.file_name());
         crate::fs::create_dir_all(fs, &to)?;
-        for f in std::fs::read_dir(e.path()).map_err(|err| Error::io(&e.path(), err))? {
-            let f = f.map_err(|err| Error::io(&e.path(), err))?;
+        for f in std::fs::read_dir(e.path()).map_err(|err| Error::io(e.path(), err))? {
+            let f = f.map_err(|err| Error::io(e.path(), err))?;
             let (from, name) = (f.path(), f.file_name());
             let target = to.join(&name);
             let name = name.to_string_lossy();
