@@ -1,8 +1,9 @@
-//! Forking a large collection: `Db::fork_collection` on 1,000,000 records
-//! (8-d, one compacted segment with its HNSW graph), and the disk a fork
-//! adds — bytes of the fork's files not shared with the source (hard
-//! links share the segment and graph), plus the catalog's growth — which
-//! is printed once before the timing.
+//! Forking a large collection and snapshotting the store holding it:
+//! `Db::fork_collection` and `Db::snapshot` on 1,000,000 records (8-d, one
+//! compacted segment with its HNSW graph, and a further 20,000 records in
+//! the WAL so a snapshot copies a live WAL too), and the disk each adds —
+//! bytes of its files not shared with the store (hard links share the
+//! segments and graphs), printed once before the timing.
 //!
 //! `cargo bench -p chromite-benches --bench fork`
 #![allow(
@@ -87,9 +88,40 @@ fn bench(c: &mut Criterion) {
         unshared_bytes(&collections.join(probe.id.to_string())),
         file_len(&catalog).saturating_sub(before)
     );
+    // Writes not yet flushed: a snapshot copies their WAL.
+    for start in (N..N + 20_000).step_by(10_000) {
+        col.add(RecordBatch {
+            ids: (start..start + 10_000).map(|i| format!("r{i}")).collect(),
+            embeddings: Some((0..10_000).map(|i| vec![i as f32; DIM]).collect()),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let snaps = tempfile::tempdir_in(dir.path()).unwrap();
+    let probe = snaps.path().join("probe");
+    let t = Instant::now();
+    let s = db.snapshot(&probe).unwrap();
+    eprintln!(
+        "one snapshot: {:.1} ms, {} collections, {} files linked ({} bytes shared), {} bytes copied (the new disk)",
+        t.elapsed().as_secs_f64() * 1e3,
+        s.collections,
+        s.linked_files,
+        s.linked_bytes,
+        s.copied_bytes
+    );
     let mut n = 0;
     let mut g = c.benchmark_group("fork");
     g.sample_size(20);
+    // First, while the store holds the source and one fork (each fork
+    // bench iteration adds a collection, and a snapshot fsyncs a few
+    // small files per collection).
+    let mut k = 0;
+    g.bench_function("snapshot_store_1m_records", |b| {
+        b.iter(|| {
+            k += 1;
+            db.snapshot(&snaps.path().join(format!("s{k:05}"))).unwrap()
+        })
+    });
     g.bench_function("fork_1m_records", |b| {
         b.iter(|| {
             n += 1;
