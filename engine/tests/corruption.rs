@@ -189,26 +189,12 @@ fn flipped_byte_in_catalog_is_reported() {
 /// A collection with a BM25 sparse index on `s`, three records, flushed
 /// (so its segment carries a sparse section); returns (dir, id).
 fn flushed_sparse(root: &Path) -> (PathBuf, uuid::Uuid) {
-    use chromite_engine::schema::{
-        IndexType, SparseVectorIndexConfig, SparseVectorValueType, ValueTypes,
-    };
+    use chromite_engine::schema::ValueTypes;
     let db = open(root);
     let mut schema = Schema::default();
-    schema.keys.insert(
-        "s".into(),
-        ValueTypes {
-            sparse_vector: Some(SparseVectorValueType {
-                sparse_vector_index: Some(IndexType {
-                    enabled: true,
-                    config: SparseVectorIndexConfig {
-                        bm25: Some(true),
-                        ..Default::default()
-                    },
-                }),
-            }),
-            ..Default::default()
-        },
-    );
+    schema
+        .keys
+        .insert("s".into(), ValueTypes::sparse_index(true));
     let info = db
         .create_collection(
             DEFAULT_TENANT,

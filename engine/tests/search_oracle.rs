@@ -10,9 +10,7 @@
 mod common;
 use std::collections::HashMap;
 
-use chromite_engine::schema::{
-    IndexType, SparseVectorIndexConfig, SparseVectorValueType, ValueTypes,
-};
+use chromite_engine::schema::ValueTypes;
 use chromite_engine::search::{Key, Knn, QueryVector, Rank, SearchPayload};
 use chromite_engine::*;
 use common::*;
@@ -230,21 +228,6 @@ impl Oracle<'_> {
     }
 }
 
-fn sparse_key(bm25: bool) -> ValueTypes {
-    ValueTypes {
-        sparse_vector: Some(SparseVectorValueType {
-            sparse_vector_index: Some(IndexType {
-                enabled: true,
-                config: SparseVectorIndexConfig {
-                    bm25: Some(bm25),
-                    ..Default::default()
-                },
-            }),
-        }),
-        ..Default::default()
-    }
-}
-
 /// The metadata of a record; for an upsert (which merges metadata as
 /// Chroma's does), with its absent sparse keys removed.
 fn meta_of(r: &Rec, upsert: bool) -> MetadataUpdate {
@@ -271,8 +254,12 @@ fn run(
     let dir = tempfile::tempdir().unwrap();
     let db = open_small(dir.path(), 1 << 10);
     let mut schema = Schema::default();
-    schema.keys.insert("a".into(), sparse_key(false));
-    schema.keys.insert("b".into(), sparse_key(true));
+    schema
+        .keys
+        .insert("a".into(), ValueTypes::sparse_index(false));
+    schema
+        .keys
+        .insert("b".into(), ValueTypes::sparse_index(true));
     let info = db
         .create_collection(
             DEFAULT_TENANT,

@@ -12,9 +12,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use chromite_engine::schema::{
-    IndexType, SparseVectorIndexConfig, SparseVectorValueType, ValueTypes,
-};
+use chromite_engine::schema::ValueTypes;
 use chromite_engine::search::{Key, Knn, QueryVector, Rank, SearchPayload};
 use chromite_engine::*;
 use common::{all, kill_after_first_ack, upd};
@@ -37,21 +35,9 @@ fn open(dir: &std::path::Path) -> Db {
 
 fn collection(db: &Db) -> Collection {
     let mut schema = Schema::default();
-    schema.keys.insert(
-        "s".into(),
-        ValueTypes {
-            sparse_vector: Some(SparseVectorValueType {
-                sparse_vector_index: Some(IndexType {
-                    enabled: true,
-                    config: SparseVectorIndexConfig {
-                        bm25: Some(true),
-                        ..Default::default()
-                    },
-                }),
-            }),
-            ..Default::default()
-        },
-    );
+    schema
+        .keys
+        .insert("s".into(), ValueTypes::sparse_index(true));
     let info = db
         .create_collection(
             DEFAULT_TENANT,

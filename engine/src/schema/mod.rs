@@ -76,6 +76,25 @@ impl ValueType {
 }
 
 impl ValueTypes {
+    /// A key's entry with an enabled sparse-vector index, its scores
+    /// weighted by BM25's IDF when `bm25` (what the client's
+    /// `Schema().create_index(SparseVectorIndexConfig(bm25=...), key=K)`
+    /// sends).
+    pub fn sparse_index(bm25: bool) -> ValueTypes {
+        ValueTypes {
+            sparse_vector: Some(SparseVectorValueType {
+                sparse_vector_index: Some(IndexType {
+                    enabled: true,
+                    config: SparseVectorIndexConfig {
+                        bm25: Some(bm25),
+                        ..Default::default()
+                    },
+                }),
+            }),
+            ..Default::default()
+        }
+    }
+
     /// Whether the index of type `t` is on here; `None` when this entry
     /// says nothing about `t`.
     fn enabled(&self, t: ValueType) -> Option<bool> {
