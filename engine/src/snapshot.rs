@@ -39,6 +39,9 @@ pub struct SnapshotStats {
 /// Writes a snapshot of `reg`'s store into the new directory `dest`
 /// (which must not exist; its parent must be on the store's file system).
 pub(crate) fn write(reg: &Registry, dest: &Path) -> Result<SnapshotStats> {
+    // One snapshot at a time (two of one name would share `NAME.tmp`).
+    static ONE_AT_A_TIME: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock();
     let fs = &*reg.options.fs;
     if crate::fs::exists(dest)? {
         return Err(Error::AlreadyExists(format!(
@@ -53,7 +56,10 @@ pub(crate) fn write(reg: &Registry, dest: &Path) -> Result<SnapshotStats> {
         let _ = crate::fs::remove_dir_all(fs, &tmp);
     }
     let stats = result?;
-    fs.rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
+    if let Err(e) = fs.rename(&tmp, dest) {
+        let _ = crate::fs::remove_dir_all(fs, &tmp);
+        return Err(Error::io(dest, e));
+    }
     if let Some(parent) = dest.parent() {
         crate::fs::sync_dir(fs, parent)?;
     }
@@ -158,7 +164,9 @@ fn copy(fs: &dyn Fs, from: &Path, to: &Path) -> Result<u64> {
 pub fn restore(snapshot: &Path, dest: &Path) -> Result<SnapshotStats> {
     let fs = crate::fs::os();
     let fs = &*fs;
-    if !crate::fs::exists(&crate::catalog::path(snapshot))? {
+    if snapshot.extension().is_some_and(|e| e == "tmp")
+        || !crate::fs::exists(&crate::catalog::path(snapshot))?
+    {
         return Err(Error::NotFound(format!(
             "{} is not a snapshot (no catalog)",
             snapshot.display()
@@ -175,6 +183,29 @@ pub fn restore(snapshot: &Path, dest: &Path) -> Result<SnapshotStats> {
             dest.display()
         )));
     }
+    // Built as `DEST.tmp` and renamed into place once complete: a failed
+    // or interrupted restore leaves no store naming missing collections.
+    let tmp = crate::fs::temp_path(dest);
+    crate::fs::remove_dir_all(fs, &tmp)?;
+    let stats = match restore_into(fs, snapshot, &tmp) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = crate::fs::remove_dir_all(fs, &tmp);
+            return Err(e);
+        }
+    };
+    if crate::fs::exists(dest)? {
+        // An empty directory (checked above) is replaced.
+        std::fs::remove_dir(dest).map_err(|e| Error::io(dest, e))?;
+    }
+    fs.rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::fs::sync_dir(fs, parent)?;
+    }
+    Ok(stats)
+}
+
+fn restore_into(fs: &dyn Fs, snapshot: &Path, dest: &Path) -> Result<SnapshotStats> {
     let mut stats = SnapshotStats::default();
     crate::fs::create_dir_all(fs, &dest.join("collections"))?;
     stats.copied_bytes += copy(

@@ -164,7 +164,10 @@ impl<L: Copy> TopK<L> {
         for i in 0..n {
             prefix[i + 1] = prefix[i] + bounds[i];
         }
-        let margin = 1e-5 * (1.0 + bounds.iter().map(|b| b.abs()).sum::<f64>());
+        // f32 summation of n products errs by at most about n·2⁻²⁴ of
+        // their absolute sum: the margin covers that for any query length.
+        let margin = (1e-5f64).max((n + 2) as f64 * f32::EPSILON as f64)
+            * (1.0 + bounds.iter().map(|b| b.abs()).sum::<f64>());
         let qlen = cursors.iter().map(|c| c.qpos + 1).max().unwrap_or(0);
         let mut products: Vec<Option<f32>> = vec![None; qlen];
         let mut pos = vec![0usize; n];

@@ -57,7 +57,7 @@ pub fn spec(c: &CollectionRow) -> Result<(CollectionSpec, Space), String> {
             .as_ref()
             .and_then(|j| j.get("embedding_function").cloned());
     }
-    if from_json.is_none() || config == CollectionConfig::default() {
+    if from_json.is_none() || config.hnsw == CollectionConfig::default().hnsw {
         // 0.4–0.6: the VECTOR segment's keys, then the collection's.
         for m in [&c.segment_metadata, &c.metadata] {
             crate::convert::apply_legacy_metadata(&mut config.hnsw, m)

@@ -89,7 +89,7 @@ pub fn read(dir: &Path, dim: usize, cosine: bool) -> Result<Option<Flushed>, Imp
     };
     if h.label_offset < h.offset_data
         || (h.label_offset - h.offset_data) != 4 * dim as u64
-        || h.size_per_element != h.label_offset + 8
+        || h.label_offset.checked_add(8) != Some(h.size_per_element)
     {
         return Err(bad(
             &hpath,
@@ -105,7 +105,8 @@ pub fn read(dir: &Path, dim: usize, cosine: bool) -> Result<Option<Flushed>, Imp
         .metadata()
         .map_err(|e| ImportError::io(&dpath, e))?
         .len();
-    if len < h.count.saturating_mul(h.size_per_element) {
+    if len < h.count.saturating_mul(h.size_per_element) || (h.count > 0 && h.size_per_element > len)
+    {
         return Err(bad(
             &dpath,
             format!(
@@ -130,7 +131,15 @@ pub fn read(dir: &Path, dim: usize, cosine: bool) -> Result<Option<Flushed>, Imp
         Vec::new()
     };
     let mut r = BufReader::with_capacity(1 << 20, file);
-    let mut slot = vec![0u8; h.size_per_element as usize];
+    // Bounded by the file's length (checked above) when there are slots.
+    let mut slot = vec![
+        0u8;
+        if h.count > 0 {
+            h.size_per_element as usize
+        } else {
+            0
+        }
+    ];
     let mut out = Flushed {
         vectors: HashMap::with_capacity(map.label_to_id.len()),
         max_seq_id: map.max_seq_id,
@@ -170,4 +179,53 @@ pub fn cosine_round_trip(x: &[f32]) -> Vec<f32> {
     let len = sum.sqrt();
     let inv = 1.0 / (len + 1e-30f32);
     x.iter().map(|v| (v * inv) * len).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder whose id map decodes and whose header says `fields`.
+    fn folder(fields: &[(usize, u64)], data_len: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let map: HashMap<String, HashMap<u64, String>> =
+            HashMap::from([("label_to_id".to_string(), HashMap::new())]);
+        let pickle = serde_pickle::to_vec(&map, serde_pickle::SerOptions::new()).unwrap();
+        std::fs::write(dir.path().join("index_metadata.pickle"), pickle).unwrap();
+        let mut h = vec![0u8; 100];
+        h[0..4].copy_from_slice(&1i32.to_le_bytes());
+        for &(at, v) in fields {
+            h[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        std::fs::write(dir.path().join("header.bin"), h).unwrap();
+        std::fs::write(dir.path().join("data_level0.bin"), vec![0u8; data_len]).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_damaged_header_is_an_error_naming_the_file_not_a_panic() {
+        // count, size per element, label offset, data offset.
+        let cases: [&[(usize, u64)]; 3] = [
+            &[(20, 0), (28, u64::MAX), (36, u64::MAX), (44, u64::MAX - 32)],
+            &[
+                (20, 1),
+                (28, 1 << 40),
+                (36, (1 << 40) - 8),
+                (44, (1 << 40) - 8 - 32),
+            ],
+            &[(20, u64::MAX / 2), (28, 172), (36, 164), (44, 132)],
+        ];
+        for fields in cases {
+            let dir = folder(fields, 1000);
+            let e = read(dir.path(), 8, false).unwrap_err().to_string();
+            assert!(e.contains(&dir.path().display().to_string()), "{e}");
+        }
+        // A consistent header with no slots reads as an empty index.
+        let dir = folder(&[(20, 0), (28, 172), (36, 164), (44, 132)], 0);
+        assert!(read(dir.path(), 8, false)
+            .unwrap()
+            .unwrap()
+            .vectors
+            .is_empty());
+    }
 }

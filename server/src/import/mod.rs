@@ -398,6 +398,8 @@ fn write_collection(
                 .into(),
         });
     }
+    // Refuse settings the store would refuse before replacing anything.
+    chromite_engine::Schema::for_create(spec.schema.as_ref(), &spec.config)?;
     begin()?;
     if exists {
         db.delete_collection(t, d, n)?;
