@@ -18,7 +18,6 @@
 
 use std::io::{BufRead, Write};
 
-use base64::Engine as _;
 use chromite_engine::{CollectionSpec, Db, GetRequest, Include, Metadata, RecordBatch, Schema};
 use serde::{Deserialize, Serialize};
 
@@ -154,8 +153,7 @@ pub fn export(
                             out,
                             &Line::Record {
                                 id,
-                                embedding: base64::engine::general_purpose::STANDARD
-                                    .encode(le_bytes(&e)),
+                                embedding: crate::wire::embedding::encode_base64(&e),
                                 document: documents.next().flatten(),
                                 metadata: metadatas.next().flatten(),
                                 uri: uris.next().flatten(),
@@ -179,11 +177,6 @@ pub fn export(
     }
     out.flush()?;
     Ok((cols, recs))
-}
-
-/// Little-endian bytes of `v`.
-fn le_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// Reads an export back into `db` (a collection that exists is refused
@@ -284,16 +277,7 @@ pub fn import_jsonl(
             else {
                 return Err(bad(j, "expected a record line".into()));
             };
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(embedding)
-                .map_err(|e| bad(j, format!("embedding is not base64: {e}")))?;
-            if bytes.len() % 4 != 0 {
-                return Err(bad(j, "embedding is not a whole number of f32".into()));
-            }
-            let v: Vec<f32> = bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let v = crate::wire::embedding::decode_base64(&embedding).map_err(|e| bad(j, e))?;
             batch.ids.push(id);
             batch.embeddings.get_or_insert_with(Vec::new).push(v);
             batch.documents.get_or_insert_with(Vec::new).push(document);

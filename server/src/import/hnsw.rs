@@ -124,9 +124,7 @@ pub fn read(dir: &Path, dim: usize, cosine: bool) -> Result<Option<Flushed>, Imp
                 format!("{} bytes, shorter than {} norms", b.len(), h.count),
             ));
         }
-        b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
+        crate::wire::embedding::f32s_from_le(&b)
     } else {
         Vec::new()
     };
@@ -155,10 +153,7 @@ pub fn read(dir: &Path, dim: usize, cosine: bool) -> Result<Option<Flushed>, Imp
         let Some(id) = map.label_to_id.get(&label) else {
             continue;
         };
-        let mut v: Vec<f32> = slot[data..data + 4 * dim]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let mut v = crate::wire::embedding::f32s_from_le(&slot[data..data + 4 * dim]);
         if let Some(&n) = norms.get(i) {
             v.iter_mut().for_each(|x| *x *= n);
         }

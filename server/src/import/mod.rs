@@ -99,6 +99,13 @@ impl ImportError {
         }
     }
 
+    fn collection(label: &str, what: String) -> ImportError {
+        ImportError::Collection {
+            collection: label.to_string(),
+            what,
+        }
+    }
+
     fn io(file: &Path, source: std::io::Error) -> ImportError {
         ImportError::Io {
             file: file.to_path_buf(),
@@ -307,10 +314,7 @@ fn import_collection(
     begin: &mut dyn FnMut() -> Result<(), ImportError>,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<usize, ImportError> {
-    let fail = |what: String| ImportError::Collection {
-        collection: label.to_string(),
-        what,
-    };
+    let fail = |what: String| ImportError::collection(label, what);
     let (spec, space) = config::spec(c).map_err(fail)?;
     // Read everything before touching the store.
     let records = match (c.dimension, &c.metadata_segment) {
@@ -392,11 +396,11 @@ fn write_collection(
     let (t, d, n) = key;
     let exists = db.get_collection_by_name(t, d, n).is_ok();
     if exists && !opts.overwrite {
-        return Err(ImportError::Collection {
-            collection: label.to_string(),
-            what: "the store already has a collection of that name (use --overwrite to replace it)"
+        return Err(ImportError::collection(
+            label,
+            "the store already has a collection of that name (use --overwrite to replace it)"
                 .into(),
-        });
+        ));
     }
     // Refuse settings the store would refuse before replacing anything.
     chromite_engine::Schema::for_create(spec.schema.as_ref(), &spec.config)?;

@@ -173,10 +173,7 @@ fn import_one(
     begin: &mut dyn FnMut() -> Result<(), ImportError>,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<usize, ImportError> {
-    let fail = |what: String| ImportError::Collection {
-        collection: label.to_string(),
-        what,
-    };
+    let fail = |what: String| ImportError::collection(label, what);
     let spec = spec_of(&c.json).map_err(fail)?;
     let (t, d, _) = &c.key;
     let path = format!("/api/v2/tenants/{t}/databases/{d}/collections/{}", c.id);

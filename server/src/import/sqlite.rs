@@ -298,58 +298,61 @@ impl ChromaSqlite {
             })
             .collect();
         // `bool_value` came in 0.4.4 (bools were ints before).
-        let mbool = match self.has_column("embedding_metadata", "bool_value")? {
-            true => "m.bool_value",
-            false => "NULL",
-        };
-        let mut st = self
-            .conn
-            .prepare(&format!(
+        let mbool = self.column_or_null("embedding_metadata", "bool_value")?;
+        self.each_value(
+            &format!(
                 "SELECT m.id, m.key, m.string_value, m.int_value, m.float_value, {mbool} \
                  FROM embedding_metadata m JOIN embeddings e ON m.id = e.id \
                  WHERE e.segment_id = ?1"
-            ))
-            .map_err(|e| self.err(e))?;
+            ),
+            segment,
+            &at,
+            |i, key, v| {
+                let rec = &mut out[i];
+                match (key.as_str(), v) {
+                    (DOCUMENT_KEY, MetadataValue::Str(s)) => rec.document = Some(s),
+                    (URI_KEY, MetadataValue::Str(s)) => rec.uri = Some(s),
+                    (_, v) => {
+                        rec.metadata.insert(key, v);
+                    }
+                }
+            },
+        )?;
+        if self.has_table("embedding_metadata_array")? {
+            self.each_value(
+                "SELECT m.id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value \
+                 FROM embedding_metadata_array m JOIN embeddings e ON m.id = e.id \
+                 WHERE e.segment_id = ?1 ORDER BY m.id, m.key, m.rowid",
+                segment,
+                &at,
+                |i, key, v| push_element(&mut out[i].metadata, key, v),
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// Runs `sql` (rows of `embeddings.id, key, str, int, float, bool`
+    /// for METADATA segment `segment`) and hands each typed value to `f`
+    /// with its record's position in `at`.
+    fn each_value(
+        &self,
+        sql: &str,
+        segment: &str,
+        at: &HashMap<i64, usize>,
+        mut f: impl FnMut(usize, String, MetadataValue),
+    ) -> Result<(), ImportError> {
+        let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let mut rows = st.query([segment]).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             let Some(&i) = at.get(&r.get::<_, i64>(0).map_err(|e| self.err(e))?) else {
                 continue;
             };
             let key: String = r.get(1).map_err(|e| self.err(e))?;
-            let Some(v) = typed_value(r, 2).map_err(|e| self.err(e))? else {
-                continue;
-            };
-            let rec = &mut out[i];
-            match (key.as_str(), v) {
-                (DOCUMENT_KEY, MetadataValue::Str(s)) => rec.document = Some(s),
-                (URI_KEY, MetadataValue::Str(s)) => rec.uri = Some(s),
-                (_, v) => {
-                    rec.metadata.insert(key, v);
-                }
+            if let Some(v) = typed_value(r, 2).map_err(|e| self.err(e))? {
+                f(i, key, v);
             }
         }
-        if self.has_table("embedding_metadata_array")? {
-            let mut st = self
-                .conn
-                .prepare(
-                    "SELECT m.id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value \
-                     FROM embedding_metadata_array m JOIN embeddings e ON m.id = e.id \
-                     WHERE e.segment_id = ?1 ORDER BY m.id, m.key, m.rowid",
-                )
-                .map_err(|e| self.err(e))?;
-            let mut rows = st.query([segment]).map_err(|e| self.err(e))?;
-            while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-                let Some(&i) = at.get(&r.get::<_, i64>(0).map_err(|e| self.err(e))?) else {
-                    continue;
-                };
-                let key: String = r.get(1).map_err(|e| self.err(e))?;
-                let Some(v) = typed_value(r, 2).map_err(|e| self.err(e))? else {
-                    continue;
-                };
-                push_element(&mut out[i].metadata, key, v);
-            }
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// The queue rows of collection `id` after `after`, in sequence order.
@@ -371,11 +374,9 @@ impl ChromaSqlite {
             let encoding: Option<String> = r.get(4).map_err(|e| self.err(e))?;
             let vector = match (blob, encoding.as_deref()) {
                 (None, _) => None,
-                (Some(b), None | Some("FLOAT32")) if b.len() % 4 == 0 => Some(
-                    b.chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                        .collect(),
-                ),
+                (Some(b), None | Some("FLOAT32")) if b.len() % 4 == 0 => {
+                    Some(crate::wire::embedding::f32s_from_le(&b))
+                }
                 (Some(b), enc) => {
                     return Err(ImportError::Data {
                         file: self.path.clone(),

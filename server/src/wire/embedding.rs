@@ -43,6 +43,21 @@ impl<'de> Visitor<'de> for EmbeddingVisitor {
     }
 }
 
+/// The f32 values of little-endian bytes (a trailing partial value is
+/// ignored; callers check the length).
+pub fn f32s_from_le(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Encodes f32 values as a base64 string of their little-endian bytes.
+pub fn encode_base64(v: &[f32]) -> String {
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// Decodes a base64 string of little-endian f32 values.
 pub fn decode_base64(s: &str) -> Result<Vec<f32>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
@@ -54,10 +69,7 @@ pub fn decode_base64(s: &str) -> Result<Vec<f32>, String> {
             bytes.len()
         ));
     }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(f32s_from_le(&bytes))
 }
 
 #[cfg(test)]
